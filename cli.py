@@ -1,0 +1,178 @@
+"""`ikg`: the project's one command-line entry point (also `python -m cli`).
+
+Thin by design: parse arguments, configure logging, open the one Driver, delegate.
+Each command group has an ``_add_<group>`` function registering its sub-commands.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+os.environ.setdefault("DGLBACKEND", "pytorch")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from graph.errors import IkgError  # noqa: E402
+from graph.settings import Neo4jSettings, ServerConfig, external_server_configured  # noqa: E402
+
+logger = logging.getLogger("ikg")
+SAMPLE_GRAPH = Path(__file__).resolve().parent / "cypher" / "sample" / "tiny_graph.cypher"
+
+
+def emit(text: str = "") -> None:
+    """Command output for the user (stdout); progress and diagnostics go to logging (stderr)."""
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def emit_json(data: object) -> None:
+    emit(json.dumps(data, indent=2, default=str, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- shared helpers
+def open_graph(autostart: bool = True):
+    """Connect to NEO4J_URI, or to the managed server (started first if needed)."""
+    from graph import server
+    from graph.db import Graph
+
+    if not external_server_configured():
+        cfg = ServerConfig.from_env()
+        if not server.status(cfg).running:
+            if not autostart:
+                raise IkgError("the managed Neo4j is not running: run `ikg server start`")
+            logger.info("starting the managed Neo4j (first start downloads ~170 MB of jars)")
+            server.start(cfg)
+    return Graph.connect(Neo4jSettings.from_env())
+
+
+def _print_urls(cfg: ServerConfig) -> None:
+    settings = Neo4jSettings.for_server(cfg)
+    emit(f"Bolt:     {cfg.bolt_uri}")
+    emit(f"Browser:  {cfg.browser_url}  (user {settings.username}, password in {cfg.password_file})")
+
+
+# ---------------------------------------------------------------- server
+def _server(args: argparse.Namespace) -> int:
+    from graph import server
+
+    cfg = ServerConfig.from_env()
+    action = args.action
+    if action == "install":
+        done = server.install(cfg, force=args.force)
+        emit(f"Neo4j jars {'installed' if done else 'already installed'} in {cfg.dist}")
+    elif action == "start":
+        was_running = server.status(cfg).running
+        st = server.start(cfg)
+        emit(f"Neo4j {'was already running' if was_running else 'started'} (pid {st.pid}, home {st.home})")
+        _print_urls(cfg)
+    elif action == "stop":
+        emit("Neo4j stopped" if server.stop(cfg) else "Neo4j was not running")
+    elif action == "status":
+        if external_server_configured():
+            settings = Neo4jSettings.from_env()
+            emit(f"using your own Neo4j at {settings.uri} (NEO4J_URI); the managed server is not used")
+            return 0
+        st = server.status(cfg)
+        emit(f"Neo4j is {'running (pid %d)' % st.pid if st.running else 'stopped'}; home {st.home}")
+        if st.running:
+            _print_urls(cfg)
+        return 0 if st.running else 3
+    elif action == "logs":
+        emit(server.log_tail(cfg, args.lines))
+    return 0
+
+
+def _add_server(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("server", help="manage the local Neo4j (install|start|stop|status|logs)")
+    p.add_argument("action", choices=["install", "start", "stop", "status", "logs"])
+    p.add_argument("--force", action="store_true", help="install: download the jars again")
+    p.add_argument("-n", "--lines", type=int, default=60, help="logs: how many lines")
+    p.set_defaults(func=_server)
+
+
+# ---------------------------------------------------------------- schema
+def _schema(args: argparse.Namespace) -> int:
+    from graph import schema
+
+    with open_graph() as g:
+        counts = schema.apply(g)
+    emit(f"schema applied: {counts['statements']} constraints/indexes, {counts['vector_indexes']} vector indexes")
+    return 0
+
+
+def _add_schema(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("schema", help="apply constraints, indexes and vector indexes (idempotent)")
+    p.add_argument("action", choices=["apply"])
+    p.set_defaults(func=_schema)
+
+
+# ---------------------------------------------------------------- demo
+def _demo(args: argparse.Namespace) -> int:
+    from graph import schema
+    from graph.sample import load_sample_graph
+
+    stages: list[tuple[str, float]] = []
+
+    def stage(name: str, fn: Callable[[], object]) -> object:
+        logger.info("▶ %s", name)
+        started = time.perf_counter()
+        result = fn()
+        stages.append((name, time.perf_counter() - started))
+        logger.info("✔ %s (%.1f s)", name, stages[-1][1])
+        return result
+
+    g = stage("start Neo4j", open_graph)
+    with g:
+        stage("apply schema", lambda: schema.apply(g))
+        counts = stage("load sample graph", lambda: load_sample_graph(g, SAMPLE_GRAPH))
+    emit("")
+    emit("Stage timings:")
+    for name, seconds in stages:
+        emit(f"  {name:<22} {seconds:6.1f} s")
+    emit(f"Sample graph: {counts}")
+    if not external_server_configured():
+        _print_urls(ServerConfig.from_env())
+    emit("In Browser, try:  MATCH (u:User)-[r]->(x) RETURN u, r, x LIMIT 50")
+    emit("Stop the server with:  .venv/bin/ikg server stop")
+    return 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the main job end to end on the managed Neo4j")
+    p.set_defaults(func=_demo)
+
+
+# ---------------------------------------------------------------- entry point
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_server, _add_schema, _add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("neo4j", "urllib3", "filelock", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except IkgError as e:
+        logger.error("%s", e)
+        return 2
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
