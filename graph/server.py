@@ -19,6 +19,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -375,3 +377,17 @@ def status(cfg: ServerConfig) -> ServerStatus:
     pid = _our_pid(cfg)
     return ServerStatus(running=pid is not None, pid=pid, bolt_uri=cfg.bolt_uri,
                         browser_url=cfg.browser_url, home=cfg.home)
+
+
+@contextmanager
+def throwaway(home: Path, *, heap: str = "1g", pagecache: str = "256m", plugins: bool = True,
+              root: Path | None = None) -> Iterator[ServerConfig]:
+    """A managed server in its own home on free loopback ports, stopped on exit (tests, benchmarks)."""
+    overrides = {"root": root} if root is not None else {}
+    cfg = ServerConfig.from_env(home=Path(home), bolt_port=free_port(), http_port=free_port(),
+                                heap=heap, pagecache=pagecache, plugins=plugins, **overrides)
+    start(cfg)
+    try:
+        yield cfg
+    finally:
+        stop(cfg)

@@ -26,12 +26,8 @@ def server_config(tmp_path_factory) -> ServerConfig | None:
     if external_server_configured():
         yield None
         return
-    cfg = ServerConfig.from_env(home=tmp_path_factory.mktemp("neo4j-home"),
-                                bolt_port=server.free_port(), http_port=server.free_port(),
-                                heap="768m", pagecache="128m")
-    server.start(cfg)
-    yield cfg
-    server.stop(cfg)
+    with server.throwaway(tmp_path_factory.mktemp("neo4j-home"), heap="768m", pagecache="128m") as cfg:
+        yield cfg
 
 
 @pytest.fixture(scope="session")
