@@ -148,12 +148,62 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_demo)
 
 
+# ---------------------------------------------------------------- api (serve, api-key)
+def _serve(args: argparse.Namespace) -> int:
+    from api.serve import ServeConfig, run
+
+    serve = ServeConfig(host=args.host, port=args.port, threads=args.threads,
+                        **({"workers": args.workers} if args.workers else {}))
+    if not external_server_configured():
+        open_graph().close()  # start the managed Neo4j if needed, before the workers fork
+    emit(f"serving the API on http://{serve.host}:{serve.port} with {serve.workers} worker processes "
+         "(docs at /docs, an API key is needed: `ikg api-key create`)")
+    run(serve)
+    return 0
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="serve the HTTP API (gunicorn, worker processes)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=0, help="worker processes (default 2 x cores)")
+    p.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+    p.set_defaults(func=_serve)
+
+
+def _api_key(args: argparse.Namespace) -> int:
+    from api import keys
+
+    with open_graph() as g:
+        if args.action == "create":
+            key, record = keys.create_key(g, args.name, args.role)
+            emit(f"created API key {record['id']} ({record['role']}, {record['name']!r}); it is shown only once:")
+            emit(key)
+        elif args.action == "list":
+            emit_json(keys.list_keys(g))
+        else:
+            if not args.id:
+                raise IkgError("api-key revoke needs --id")
+            record = keys.revoke_key(g, args.id)
+            emit(f"revoked API key {record['id']} at {record['revoked_at']}")
+    return 0
+
+
+def _add_api_key(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("api-key", help="manage API keys (create|list|revoke); stored hashed in Neo4j")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("--name", default="default", help="create: a label for the key")
+    p.add_argument("--role", default="read", choices=["read", "write", "admin"], help="create: role")
+    p.add_argument("--id", help="revoke: the key id (the 8 hex digits after ikg_)")
+    p.set_defaults(func=_api_key)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_server, _add_schema, _add_demo):
+    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key):
         add(sub)
     return parser
 

@@ -1,0 +1,139 @@
+"""The OpenAPI 3.0 document of the API (hand-written to match the validation in ``api.params``)."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from api.config import ApiConfig
+from graph.model import INTERACTION_KINDS
+from graph.read import CONTENT_MODALITIES, NEIGHBORHOOD_RELS, USER_MODALITIES
+
+VERSION = "1.0.0"
+_ID = {"type": "string", "minLength": 1, "maxLength": 200}
+
+
+def _param(name: str, where: str, schema: dict[str, Any], description: str, required: bool = False) -> dict:
+    return {"name": name, "in": where, "required": required or where == "path", "schema": schema,
+            "description": description}
+
+
+def _int(lo: int, hi: int, default: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": lo, "maximum": hi, "default": default}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {
+        "schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def _ok(description: str, status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    texts = {"400": "invalid parameter (``param`` names it)", "401": "missing or invalid API key",
+             "403": "the key's role is too low", "404": "unknown id", "413": "body or batch too large",
+             "415": "body is not JSON", "422": "invalid event or missing embedding",
+             "503": "Neo4j unreachable"}
+    return {c: _problem(texts[c]) for c in ("400", "401", "404", "503", *codes)}
+
+
+def _op(summary: str, params: list[dict], ok: dict[str, Any], *extra_codes: str, **more: Any) -> dict:
+    return {"summary": summary, "description": more.pop("description", summary), "parameters": params,
+            "responses": {**ok, **_errors(*extra_codes)}, **more}
+
+
+@lru_cache(maxsize=4)
+def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
+    """The document; bounds come from the config defaults."""
+    cfg = cfg or ApiConfig()
+    lim = cfg.max_limit
+    user = _param("id", "path", _ID, "user id")
+    limit = _param("limit", "query", _int(1, lim, 20), "page size")
+    offset = _param("offset", "query", _int(0, cfg.max_offset, 0), "rows to skip")
+    k = _param("k", "query", _int(1, lim, 10), "how many results")
+    event = {"type": "object", "additionalProperties": False, "required": ["user", "content", "kind", "ts"],
+             "properties": {"user": _ID, "content": _ID, "kind": {"type": "string", "enum": list(INTERACTION_KINDS)},
+                            "ts": {"oneOf": [{"type": "string", "format": "date-time"},
+                                             {"type": "number", "minimum": 0, "maximum": 4102444800}]},
+                            "rating": {"type": "number", "minimum": 0, "maximum": 10},
+                            "weight": {"type": "number", "minimum": 0, "maximum": 100}}}
+    paths: dict[str, Any] = {
+        "/health": {"get": {"summary": "Liveness (no key needed)", "security": [], "parameters": [],
+                            "responses": _ok("the process is alive")}},
+        "/ready": {"get": {"summary": "Readiness: Neo4j reachable, schema present, active run reported",
+                           "parameters": [], "responses": {**_ok("ready"), "401": _problem("missing or invalid key"),
+                                                           "503": {"description": "not ready"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics of this worker process", "parameters": [],
+                             "responses": {"200": {"description": "text exposition format",
+                                                   "content": {"text/plain": {"schema": {"type": "string"}}}},
+                                           "401": _problem("missing or invalid key")}}},
+        "/openapi.json": {"get": {"summary": "This document", "parameters": [],
+                                  "responses": {**_ok("OpenAPI 3.0"), "401": _problem("missing or invalid key")}}},
+        "/docs": {"get": {"summary": "Human-readable API documentation", "parameters": [],
+                          "responses": {"200": {"description": "HTML",
+                                                "content": {"text/html": {"schema": {"type": "string"}}}},
+                                        "401": _problem("missing or invalid key")}}},
+        "/v1/users/{id}/interests": {"get": _op(
+            "The user's interest topics with score, rank, model and run", [user, limit, offset],
+            _ok("items from the active model run (source=model) or decayed interactions (source=decayed)"))},
+        "/v1/users/{id}/neighborhood": {"get": _op(
+            "The user's interest neighbourhood as nodes and edges",
+            [user, _param("depth", "query", _int(1, cfg.max_depth, 1), "hops"),
+             _param("limit", "query", _int(1, cfg.max_nodes, min(100, cfg.max_nodes)), "most nodes returned"),
+             _param("rel", "query", {"type": "string", "maxLength": 200},
+                    f"comma-separated relationship types out of {', '.join(NEIGHBORHOOD_RELS)}"),
+             _param("embeddings", "query", {"type": "boolean", "default": False}, "include embedding vectors")],
+            _ok("nodes (key, id, label, name, kind) and edges (source, target, type, weight/score)"))},
+        "/v1/users/{id}/recommendations": {"get": _op(
+            "Top-k content for the user; each item names the strategy that produced it",
+            [user, k, _param("topic", "query", _ID, "only content of this topic"),
+             _param("exclude_seen", "query", {"type": "boolean", "default": True}, "drop content already seen")],
+            _ok("items; strategies: model, similar_content:emb_gnn|emb_text, topic_popularity, global_popularity"))},
+        "/v1/users/{id}/similar": {"get": _op(
+            "Nearest users by embedding (vector index)",
+            [user, k, _param("modality", "query", {"type": "string", "enum": list(USER_MODALITIES)},
+                             "embedding (default: gnn, else behavior)")],
+            _ok("items with cosine score"), "422")},
+        "/v1/content/{id}/similar": {"get": _op(
+            "Nearest content by one modality's vector index",
+            [_param("id", "path", _ID, "content id"), k,
+             _param("modality", "query", {"type": "string", "enum": list(CONTENT_MODALITIES), "default": "fused"},
+                    "which embedding"),
+             _param("kind", "query", _ID, "only content of this kind"),
+             _param("topic", "query", _ID, "only content of this topic")],
+            _ok("items with cosine score"), "422")},
+        "/v1/users/{id}/explain": {"get": _op(
+            "Strongest graph paths supporting a recommendation (content=) or an interest (topic=)",
+            [user, _param("content", "query", _ID, "content id"), _param("topic", "query", _ID, "topic id"),
+             _param("limit", "query", _int(1, lim, 10), "most paths")],
+            _ok("paths: kind, weight, nodes, edges"))},
+        "/v1/topics/{id}/users": {"get": _op(
+            "Users most interested in a topic", [_param("id", "path", _ID, "topic id"), limit, offset],
+            _ok("items (user, score, rank)"))},
+        "/v1/events": {"post": {
+            "summary": "Record interactions (write key)",
+            "description": f"One event object, or {{\"events\": [...]}} with at most {cfg.max_batch_events}.",
+            "parameters": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                event, {"type": "object", "additionalProperties": False, "required": ["events"],
+                        "properties": {"events": {"type": "array", "minItems": 1,
+                                                  "maxItems": cfg.max_batch_events, "items": event}}}]}}}},
+            "responses": {**_ok("recorded; changed lists each user's biggest interest changes", "202"),
+                          **_errors("403", "413", "415", "422")}}},
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Interest knowledge graph API", "version": VERSION,
+                 "description": "Versioned JSON endpoints over the interest graph. Every endpoint but /health "
+                                "needs an API key in the X-API-Key header (`ikg api-key create`)."},
+        "paths": paths,
+        "security": [{"ApiKey": []}],
+        "components": {
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+            "schemas": {"Problem": {"type": "object", "required": ["status", "code", "detail"], "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                "code": {"type": "string"}, "detail": {"type": "string"}, "param": {"type": "string"},
+                "instance": {"type": "string"}}}},
+        },
+    }
