@@ -198,12 +198,59 @@ def _add_api_key(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_api_key)
 
 
+# ---------------------------------------------------------------- synth
+def _synth(args: argparse.Namespace) -> int:
+    from graph.errors import ConfigError
+    from ingestion.synth.generate import GenerateOptions, generate, prepare_out
+    from ingestion.synth.world import WorldConfig
+
+    try:
+        cfg = WorldConfig(n_users=args.users, n_content=args.content, n_topics=args.topics, seed=args.seed,
+                          n_parents=args.parents, n_windows=args.windows, window_days=args.window_days,
+                          drift_fraction=args.drift_fraction, noise_rate=args.noise_rate,
+                          interactions_per_window=args.interactions_per_window, follows_mean=args.follows_mean,
+                          homophily=args.homophily, chunk_users=args.chunk_users)
+        opts = GenerateOptions(media=not args.no_media, media_dir=args.media_dir, fmt=args.format,
+                               progress=not args.quiet)
+    except ValueError as e:
+        raise ConfigError(f"ikg synth: {e}") from e
+    prepare_out(args.out, replace=args.force)
+    started = time.perf_counter()
+    stats = generate(cfg, args.out, opts)
+    emit_json({"out": str(args.out), "total_seconds": round(time.perf_counter() - started, 2), **stats})
+    return 0
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("synth", help="generate a synthetic multimodal interest world with planted ground truth")
+    p.add_argument("--users", type=int, default=1_000)
+    p.add_argument("--content", type=int, default=500)
+    p.add_argument("--topics", type=int, default=20, help="leaf topics")
+    p.add_argument("--parents", type=int, default=0, help="parent topics (0: topics/5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="dataset directory (ingest format + truth/)")
+    p.add_argument("--windows", type=int, default=3, help="time windows")
+    p.add_argument("--window-days", type=int, default=30)
+    p.add_argument("--drift-fraction", type=float, default=0.2, help="share of users whose interests drift")
+    p.add_argument("--noise-rate", type=float, default=0.1, help="share of interactions off-interest")
+    p.add_argument("--interactions-per-window", type=float, default=8.0, help="mean per user and window")
+    p.add_argument("--follows-mean", type=float, default=6.0)
+    p.add_argument("--homophily", type=float, default=0.8)
+    p.add_argument("--chunk-users", type=int, default=50_000, help="users generated and written per chunk")
+    p.add_argument("--format", choices=["parquet", "csv"], default="parquet")
+    p.add_argument("--no-media", action="store_true", help="skip image/audio files (columns left empty)")
+    p.add_argument("--media-dir", type=Path, help="shared media cache (reused across worlds with the same content)")
+    p.add_argument("--force", action="store_true", help="replace --out if it holds a previous synthetic world")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_synth)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key):
+    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key, _add_synth):
         add(sub)
     return parser
 

@@ -1,0 +1,127 @@
+"""Separability probe: simple per-modality features + nearest-centroid topic recovery.
+
+Checks the property the fusion study relies on: each modality alone recovers an item's
+primary topic better than chance but clearly imperfectly, and concatenating them does better.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pyarrow.csv as pacsv
+import soundfile as sf
+from PIL import Image
+
+N_HUE_BINS = 24
+N_AUDIO_BANDS = 48
+FRAME = 160  # 10 ms at 16 kHz
+
+
+# ---------------------------------------------------------------- pure features
+def image_features(pixels: np.ndarray) -> np.ndarray:
+    """Saturation-weighted hue histogram + value/saturation means (colour palette)."""
+    hsv = np.asarray(Image.fromarray(pixels).convert("HSV"), dtype=np.float64) / 255.0
+    hist, _ = np.histogram(hsv[..., 0], bins=N_HUE_BINS, range=(0, 1), weights=hsv[..., 1])
+    return np.concatenate([hist / max(hist.sum(), 1e-9), hsv[..., 1:].mean(axis=(0, 1))])
+
+
+def audio_features(wave: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Log energies in log-spaced bands (pitch/timbre) + envelope modulation spectrum (rhythm)."""
+    spec = np.abs(np.fft.rfft(wave)) ** 2
+    freqs = np.fft.rfftfreq(len(wave), 1.0 / sample_rate)
+    edges = np.geomspace(80.0, min(4_000.0, sample_rate / 2), N_AUDIO_BANDS + 1)
+    band = np.searchsorted(edges, freqs) - 1
+    ok = (band >= 0) & (band < N_AUDIO_BANDS)
+    energy = np.log1p(np.bincount(band[ok], weights=spec[ok], minlength=N_AUDIO_BANDS))
+    frames = wave[: len(wave) // FRAME * FRAME].reshape(-1, FRAME)
+    env = np.sqrt((frames ** 2).mean(axis=1))
+    mod = np.abs(np.fft.rfft(env - env.mean()))[1:12]
+    return np.concatenate([energy - energy.mean(), mod / max(mod.sum(), 1e-9)])
+
+
+def text_features(texts: list[str]) -> np.ndarray:
+    """Bag of words (L2-normalised counts) over the texts' own vocabulary."""
+    vocab: dict[str, int] = {}
+    tokens = [t.lower().split() for t in texts]
+    for words in tokens:
+        for word in words:
+            vocab.setdefault(word, len(vocab))
+    x = np.zeros((len(texts), len(vocab)))
+    for row, words in enumerate(tokens):
+        for word in words:
+            x[row, vocab[word]] += 1
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+
+def _standardise(x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    mu, sd = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
+    return (x - mu) / sd / np.sqrt(x.shape[1])
+
+
+def nearest_centroid_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray) -> float:
+    """Accuracy on ~train rows of assigning each to the closest class centroid of the train rows."""
+    classes = np.unique(y[train])
+    centroids = np.stack([x[train & (y == c)].mean(axis=0) for c in classes])
+    dist = ((x[~train][:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
+    return float((classes[dist.argmin(axis=1)] == y[~train]).mean())
+
+
+def separability(features: dict[str, np.ndarray], labels: np.ndarray, train: np.ndarray) -> dict[str, float]:
+    """Per-modality and fused (concatenated, block-standardised) nearest-centroid accuracy."""
+    blocks = {m: _standardise(x, train) for m, x in features.items()}
+    scores = {m: nearest_centroid_accuracy(x, labels, train) for m, x in blocks.items()}
+    scores["fused"] = nearest_centroid_accuracy(np.concatenate(list(blocks.values()), axis=1), labels, train)
+    scores["chance"] = float(np.bincount(labels[~train]).max() / (~train).sum())
+    return scores
+
+
+# ---------------------------------------------------------------- reading a world
+@dataclass(frozen=True)
+class WorldSample:
+    """Raw modalities and primary topics of a world's content items (index order)."""
+
+    texts: list[str]
+    images: list[np.ndarray]
+    waves: list[np.ndarray]
+    sample_rate: int
+    primary: np.ndarray
+
+
+def _read(path_stem: Path):
+    for ext, read in (("parquet", pq.read_table), ("csv", pacsv.read_csv)):
+        path = path_stem.with_suffix(f".{ext}")
+        if path.exists():
+            return read(path).to_pylist()
+    raise FileNotFoundError(f"no {path_stem.name}.parquet or .csv in {path_stem.parent}")
+
+
+def read_world_sample(out: Path) -> WorldSample:
+    """Load text, decoded image/audio and each item's highest-weight topic from a generated world."""
+    out = Path(out)
+    rows = _read(out / "content")
+    primary: dict[str, tuple[float, str]] = {}
+    for r in _read(out / "content_topics"):
+        if r["content"] not in primary or r["weight"] > primary[r["content"]][0]:
+            primary[r["content"]] = (r["weight"], r["topic"])
+    images, waves, rate = [], [], 0
+    for r in rows:
+        images.append(np.asarray(Image.open(out / r["image"]).convert("RGB")))
+        wave, rate = sf.read(out / r["audio"], dtype="float64")
+        waves.append(wave)
+    labels = np.array([int(primary[r["id"]][1].lstrip("t")) for r in rows])
+    return WorldSample([r["text"] for r in rows], images, waves, rate, labels)
+
+
+def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0) -> dict[str, float]:
+    """Nearest-centroid primary-topic accuracy per modality and fused, on a random held-out split."""
+    sample = read_world_sample(out)
+    n = len(sample.texts)
+    train = np.random.default_rng(seed).random(n) < train_fraction
+    features = {
+        "text": text_features(sample.texts),
+        "image": np.stack([image_features(p) for p in sample.images]),
+        "audio": np.stack([audio_features(w, sample.sample_rate) for w in sample.waves]),
+    }
+    return separability(features, sample.primary, train)
