@@ -1,0 +1,130 @@
+"""Typed training configuration: frozen dataclass with defaults, validation and YAML loading.
+
+Precedence: dataclass defaults < YAML file (``--config``) < CLI flags.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+import yaml
+
+from graph.errors import ConfigError
+
+MODELS = ("sage", "gcn")
+BACKENDS = ("dgl", "pyg")
+LOSSES = ("bpr", "bce")
+HEADS = ("dot", "mlp")
+SPLITS = ("temporal", "random")
+DEVICES = ("auto", "cpu", "cuda")
+DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every hyper-parameter of one training run (also stored in run.json and the checkpoint)."""
+
+    model: str = "sage"
+    backend: str = "dgl"
+    device: str = "auto"
+    emb_dim: int = 64
+    num_layers: int = 2
+    head: str = "dot"
+    loss: str = "bpr"
+    num_negatives: int = 1
+    lr: float = 0.005
+    weight_decay: float = 0.0
+    dropout: float = 0.1
+    id_dropout: float = 0.1
+    epochs: int = 100
+    patience: int = 10
+    batch_size: int = 8192
+    minibatch: bool = False
+    fanouts: tuple[int, ...] = (10, 10)
+    split: str = "temporal"
+    val_frac: float = 0.1
+    test_frac: float = 0.1
+    min_user_interactions: int = 3
+    half_life_days: float = 30.0
+    negative_kinds: tuple[str, ...] = ()
+    use_features: bool = True
+    exclude_features: tuple[str, ...] = ("emb_gnn",)
+    use_id_embeddings: bool = True
+    topic_loss_weight: float = 0.1
+    weight_positives: bool = False
+    eval_k: int = 20
+    top_k_interests: int = 10
+    top_k_recommendations: int = 50
+    score_batch_users: int = 1024
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("model", MODELS), ("backend", BACKENDS), ("loss", LOSSES), ("head", HEADS),
+                              ("split", SPLITS), ("device", DEVICES)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("emb_dim", "num_layers", "num_negatives", "epochs", "patience", "batch_size", "eval_k",
+                     "top_k_interests", "top_k_recommendations", "score_batch_users", "min_user_interactions"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        for name in ("lr", "half_life_days"):
+            if not float(getattr(self, name)) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("dropout", "id_dropout"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)!r}")
+        if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
+            raise ConfigError(f"val_frac and test_frac must be in (0, 1) with sum < 1, got "
+                              f"{self.val_frac!r}, {self.test_frac!r}")
+        if self.weight_decay < 0 or self.topic_loss_weight < 0:
+            raise ConfigError("weight_decay and topic_loss_weight must be >= 0")
+        object.__setattr__(self, "fanouts", tuple(int(f) for f in self.fanouts))
+        object.__setattr__(self, "negative_kinds", tuple(self.negative_kinds))
+        object.__setattr__(self, "exclude_features", tuple(self.exclude_features))
+        if len(self.fanouts) != self.num_layers or any(f == 0 or f < -1 for f in self.fanouts):
+            raise ConfigError(f"fanouts needs one entry per layer ({self.num_layers}), each >= 1 or -1 (all), "
+                              f"got {list(self.fanouts)}")
+        if not self.use_features and not self.use_id_embeddings:
+            raise ConfigError("use_features and use_id_embeddings cannot both be false")
+
+    @property
+    def half_life_s(self) -> float:
+        return self.half_life_days * DAY
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, source: str = "config") -> "TrainConfig":
+        """Build from a plain mapping; unknown keys raise ConfigError listing the valid ones."""
+        valid = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - valid)
+        if unknown:
+            raise ConfigError(f"{source}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(valid))}")
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ConfigError(f"{source}: {e}") from e
+
+    @classmethod
+    def from_yaml(cls, path: Path, **overrides) -> "TrainConfig":
+        """Load a YAML mapping (flat, or sectioned: every top-level mapping is merged); overrides win."""
+        path = Path(path)
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read config {path}: {e}") from e
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: expected a mapping at top level")
+        flat: dict = {}
+        for key, value in raw.items():
+            if isinstance(value, dict):
+                flat.update(value)
+            else:
+                flat[key] = value
+        flat.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_dict(flat, source=str(path))
+
+    def with_overrides(self, **overrides) -> "TrainConfig":
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
