@@ -245,12 +245,123 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_synth)
 
 
+# ---------------------------------------------------------------- gnn (train, evaluate, drift)
+def _train_config(args: argparse.Namespace, **extra):
+    from gnn.config import TrainConfig
+
+    overrides = {
+        "model": getattr(args, "model", None), "backend": args.backend, "device": args.device, "epochs": args.epochs,
+        "emb_dim": args.emb_dim, "num_layers": args.layers, "loss": args.loss, "num_negatives": args.negatives,
+        "lr": args.lr, "batch_size": args.batch_size, "half_life_days": args.half_life_days, "seed": args.seed,
+        "head": args.head, "minibatch": True if args.minibatch else None,
+        "fanouts": tuple(int(f) for f in args.fanouts.split(",")) if args.fanouts else None,
+        "use_features": False if args.no_features else None, **extra,
+    }
+    if args.config:
+        return TrainConfig.from_yaml(Path(args.config), **overrides)
+    return TrainConfig().with_overrides(**overrides)
+
+
+def _gnn_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--snapshot", required=True, type=Path, help="snapshot directory (ikg export)")
+    p.add_argument("--config", help="YAML config (gnn/configs/*.yaml); flags override it")
+    p.add_argument("--backend", choices=["dgl", "pyg"])
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--emb-dim", type=int)
+    p.add_argument("--layers", type=int)
+    p.add_argument("--loss", choices=["bpr", "bce"])
+    p.add_argument("--negatives", type=int, help="uniform negatives per positive")
+    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--head", choices=["dot", "mlp"])
+    p.add_argument("--minibatch", action="store_true", help="neighbour-sampled mini-batches")
+    p.add_argument("--fanouts", help="per-layer fanouts, e.g. 10,10 (-1 = all)")
+    p.add_argument("--half-life-days", type=float)
+    p.add_argument("--no-features", action="store_true", help="ignore node features (ids + statistics only)")
+    p.add_argument("--seed", type=int)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from graph.settings import var_dir
+    from gnn.train import train_run
+
+    cfg = _train_config(args, split=args.split)
+    run_dir = train_run(args.snapshot, cfg, Path(args.runs_dir) if args.runs_dir else var_dir("runs"))
+    run = json.loads((run_dir / "run.json").read_text())
+    emit(f"run {run['run_id']} written to {run_dir}")
+    emit_json({"metrics": run["metrics"], "timings": run["timings"]})
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a GNN (sage|gcn) on a snapshot; writes var/runs/<run_id>/")
+    _gnn_common(p)
+    p.add_argument("--model", choices=["sage", "gcn"])
+    p.add_argument("--split", choices=["temporal", "random"])
+    p.add_argument("--runs-dir", help="parent folder of the run directory (default var/runs)")
+    p.set_defaults(func=_train)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from graph.settings import var_dir
+    from gnn.evaluate import markdown_table, run_evaluation
+
+    cfg = _train_config(args)
+    splits = ["temporal", "random"] if args.split == "both" else [args.split]
+    out = Path(args.out) if args.out else var_dir("reports", "eval-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
+    rows, out = run_evaluation(args.snapshot, cfg, splits, [m.strip() for m in args.models.split(",")], out,
+                               progress=args.verbose)
+    if args.json:
+        emit_json(rows)
+    else:
+        emit(markdown_table(rows, cfg.eval_k))
+    emit(f"report, rows.json and bar chart in {out}")
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="compare GNNs and baselines (pop, bprmf) on a split: table + bar chart")
+    _gnn_common(p)
+    p.add_argument("--split", choices=["temporal", "random", "both"], default="temporal")
+    p.add_argument("--models", default="sage,gcn,pop,bprmf", help="comma list of sage,gcn,pop,bprmf")
+    p.add_argument("--out", help="report folder (default var/reports/eval-<time>)")
+    p.add_argument("--json", action="store_true", help="print rows as JSON instead of a table")
+    p.set_defaults(func=_evaluate)
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from graph.snapshot import Snapshot
+    from gnn.drift import Window, drift_report, markdown_table
+
+    rows = drift_report(Snapshot.load(args.snapshot), Window.parse(args.window_a), Window.parse(args.window_b),
+                        args.half_life_days * 86400.0, top_n=args.top)
+    if args.json:
+        emit_json(rows)
+    else:
+        emit(markdown_table(rows))
+    return 0
+
+
+def _add_drift(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("drift", help="users whose decayed topic interests moved most between two time windows")
+    p.add_argument("--snapshot", required=True, type=Path)
+    p.add_argument("--window-a", required=True, help="START..END (ISO-8601 or epoch seconds; END exclusive)")
+    p.add_argument("--window-b", required=True, help="START..END")
+    p.add_argument("--half-life-days", type=float, default=30.0)
+    p.add_argument("--top", type=int, default=20, help="how many users to list")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_drift)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key, _add_synth):
+    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift):
         add(sub)
     return parser
 

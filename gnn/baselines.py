@@ -1,0 +1,76 @@
+"""Baselines trained on the same split as the GNNs: most-popular and BPR matrix factorisation."""
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from graph.model import CONTENT
+
+from gnn.config import TrainConfig
+from gnn.data import TrainData
+from gnn.metrics import evaluate_ranking
+from gnn.models import bpr_loss
+
+logger = logging.getLogger(__name__)
+
+
+def popularity_scores(data: TrainData) -> torch.Tensor:
+    """Training interaction count per content item."""
+    return torch.as_tensor(np.bincount(data.train.content, minlength=data.num_nodes[CONTENT]), dtype=torch.float32)
+
+
+class BPRMF(nn.Module):
+    """Dot product of user and item embeddings (Rendle et al. 2009)."""
+
+    def __init__(self, n_users: int, n_items: int, dim: int):
+        super().__init__()
+        self.user = nn.Embedding(n_users, dim)
+        self.item = nn.Embedding(n_items, dim)
+        nn.init.normal_(self.user.weight, std=0.1)
+        nn.init.normal_(self.item.weight, std=0.1)
+
+    def all(self, users: torch.Tensor) -> torch.Tensor:
+        return self.user(users) @ self.item.weight.T
+
+
+def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tuple[BPRMF, dict]:
+    """BPR-MF with the GNN's dimension, negatives, batch size, lr, epochs and early stopping on val NDCG@K."""
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    n_items = data.num_nodes[CONTENT]
+    model = BPRMF(data.num_nodes["User"], n_items, cfg.emb_dim).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    u = torch.as_tensor(data.train.user, device=device)
+    c = torch.as_tensor(data.train.content, device=device)
+    key = f"ndcg@{cfg.eval_k}"
+    best, best_state, best_val, bad = -1.0, None, {}, 0
+    for ep in range(1, cfg.epochs + 1):
+        model.train()
+        perm = torch.randperm(len(u), generator=gen).to(device)
+        for s in range(0, len(u), cfg.batch_size):
+            idx = perm[s:s + cfg.batch_size]
+            neg = torch.randint(n_items, (len(idx), cfg.num_negatives), generator=gen).to(device)
+            hu = model.user(u[idx])
+            pos = (hu * model.item(c[idx])).sum(-1)
+            negs = (hu.unsqueeze(1) * model.item(neg)).sum(-1)
+            loss = bpr_loss(pos, negs)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        val = evaluate_ranking(model.all, (data.val.user, data.val.content), (data.train.user, data.train.content),
+                               n_items, k=cfg.eval_k, batch_users=cfg.score_batch_users, device=device)
+        if val[key] > best:
+            best, best_state, best_val, bad = val[key], copy.deepcopy(model.state_dict()), {**val, "epoch": ep}, 0
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return model, best_val
