@@ -1,0 +1,1 @@
+"""Ingestion: generic tables, MovieLens-100K and the multimodal sample into the graph, with embeddings."""

@@ -1,0 +1,1 @@
+"""Encoders: pure functions from decoded inputs to float32 arrays, behind a name registry."""
