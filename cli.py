@@ -356,12 +356,53 @@ def _add_drift(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_drift)
 
 
+# ---------------------------------------------------------------- report
+def _report(args: argparse.Namespace) -> int:
+    from graph.settings import var_dir
+    from report.build import ReportConfig, build_report
+
+    run_dir = _resolve_run_dir(args.run)
+    out = Path(args.out) if args.out else var_dir("reports") / run_dir.name
+    eval_dir = Path(args.eval_dir) if args.eval_dir else run_dir / "eval"
+    cfg = ReportConfig(example_user=args.user)
+    if args.no_graph:
+        path = build_report(run_dir, out, None, eval_dir, cfg)
+    else:
+        with open_graph() as g:
+            path = build_report(run_dir, out, g, eval_dir, cfg)
+    emit(f"report: {path}")
+    return 0
+
+
+def _resolve_run_dir(run: str) -> Path:
+    """A run id (under var/runs) or a path to a run directory."""
+    from graph.settings import var_dir
+
+    path = Path(run)
+    if not path.exists():
+        path = var_dir("runs") / run
+    if not (path / "run.json").exists():
+        raise IkgError(f"no run directory at {run!r} (expected a path or an id under {var_dir('runs')})")
+    return path
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="HTML report (+PNGs) of a model run")
+    p.add_argument("--run", required=True, help="run id (var/runs/<id>) or run directory")
+    p.add_argument("--out", help="output folder (default var/reports/<run id>)")
+    p.add_argument("--eval-dir", help="evaluation folder with rows.json/bars.png (default <run>/eval)")
+    p.add_argument("--user", help="example user id for the neighbourhood figure")
+    p.add_argument("--no-graph", action="store_true", help="do not query Neo4j (no cohorts/neighbourhood)")
+    p.set_defaults(func=_report)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift):
+    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
+                _add_report):
         add(sub)
     return parser
 
