@@ -1,0 +1,493 @@
+"""Export a selected subgraph from Neo4j into a snapshot (graph.snapshot) as columnar numpy arrays.
+
+Speed comes from never decoding one record per edge: each edge query reads a page of source
+nodes and returns a handful of records (one per interaction kind) holding parallel ``collect()``
+lists, which become numpy arrays directly. Pages run on a few sessions in parallel, so the
+server computes one page while the client decodes another.
+
+Nodes are addressed by Neo4j's internal integer id (``id(n)``; deprecated in Neo4j 5 but the
+cheapest handle, and used only inside one export, never stored). The export reads in several
+transactions, so run it while ingestion is quiet if you need a point-in-time copy.
+Contiguous ids: per label, nodes sorted by their ``id`` property; row i of
+``nodes/<Label>.parquet`` is contiguous id i.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, LiteralString
+
+import numpy as np
+from neo4j import NotificationDisabledClassification
+from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
+from tqdm import tqdm
+
+from graph.db import Graph
+from graph.errors import ConfigError, GraphError, InputError
+from graph.model import (CONTENT, FOLLOWS, HAS_TOPIC, INTERACTED, INTERACTION_KINDS, NODE_LABELS, SUBTOPIC_OF,
+                         TOPIC, USER, VECTOR_PROPERTIES, vector_property)
+from graph.snapshot import EdgeType, Snapshot, edge_key
+
+logger = logging.getLogger(__name__)
+
+PAGE_EDGES = 200_000          # target edges per page (one round trip)
+FEATURE_PAGE_VALUES = 1_000_000  # target floats per feature page
+WORKERS = 2
+DEFAULT_WEIGHT = 1.0
+NO_FEATURE_PROPS = ("emb_gnn",)  # model outputs are not model inputs
+# id() is deprecated (but supported) in Neo4j 5; an absent optional relationship type is normal.
+QUIET = [NotificationDisabledClassification.DEPRECATION, NotificationDisabledClassification.UNRECOGNIZED]
+
+EDGE_TYPES: tuple[EdgeType, ...] = (
+    (USER, INTERACTED, CONTENT),
+    (CONTENT, HAS_TOPIC, TOPIC),
+    (TOPIC, SUBTOPIC_OF, TOPIC),
+    (USER, FOLLOWS, USER),
+)
+
+# ---------------------------------------------------------------- queries (values only via $params)
+NODES_ALL: dict[str, LiteralString] = {
+    USER: "MATCH (n:User) WHERE n.id IS NOT NULL RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
+    CONTENT: "MATCH (n:Content) WHERE n.id IS NOT NULL RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
+    TOPIC: "MATCH (n:Topic) WHERE n.id IS NOT NULL RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
+}
+NODES_IN: dict[str, LiteralString] = {
+    USER: "MATCH (n:User) WHERE id(n) IN $nids AND n.id IS NOT NULL "
+          "RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
+    CONTENT: "MATCH (n:Content) WHERE id(n) IN $nids AND n.id IS NOT NULL "
+             "RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
+    TOPIC: "MATCH (n:Topic) WHERE id(n) IN $nids AND n.id IS NOT NULL "
+           "RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
+}
+NODE_COUNT: dict[str, LiteralString] = {
+    USER: "MATCH (n:User) RETURN count(n) AS n",
+    CONTENT: "MATCH (n:Content) RETURN count(n) AS n",
+    TOPIC: "MATCH (n:Topic) RETURN count(n) AS n",
+}
+EDGE_COUNT: dict[str, LiteralString] = {
+    INTERACTED: "MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n",
+    HAS_TOPIC: "MATCH ()-[r:HAS_TOPIC]->() RETURN count(r) AS n",
+    SUBTOPIC_OF: "MATCH ()-[r:SUBTOPIC_OF]->() RETURN count(r) AS n",
+    FOLLOWS: "MATCH ()-[r:FOLLOWS]->() RETURN count(r) AS n",
+}
+EDGE_QUERIES: dict[EdgeType, LiteralString] = {
+    (USER, INTERACTED, CONTENT): """
+MATCH (s:User) WHERE id(s) IN $src
+MATCH (s)-[r:INTERACTED]->(d:Content)
+WHERE ($since IS NULL OR r.ts >= $since) AND ($until IS NULL OR r.ts < $until)
+WITH s, d, properties(r) AS p
+RETURN p.kind AS kind, collect(id(s)) AS src, collect(id(d)) AS dst,
+       collect(coalesce(p.ts.epochMillis, $nan)) AS ts_ms,
+       collect(coalesce(p.weight, $default_weight)) AS weight,
+       collect(coalesce(p.rating, $nan)) AS rating""",
+    (CONTENT, HAS_TOPIC, TOPIC): """
+MATCH (s:Content) WHERE id(s) IN $src
+MATCH (s)-[r:HAS_TOPIC]->(d:Topic)
+RETURN collect(id(s)) AS src, collect(id(d)) AS dst, collect(coalesce(r.weight, $default_weight)) AS weight""",
+    (TOPIC, SUBTOPIC_OF, TOPIC): """
+MATCH (s:Topic) WHERE id(s) IN $src
+MATCH (s)-[:SUBTOPIC_OF]->(d:Topic)
+RETURN collect(id(s)) AS src, collect(id(d)) AS dst""",
+    (USER, FOLLOWS, USER): """
+MATCH (s:User) WHERE id(s) IN $src
+MATCH (s)-[r:FOLLOWS]->(d:User)
+RETURN collect(id(s)) AS src, collect(id(d)) AS dst, collect(coalesce(r.ts.epochMillis, $nan)) AS ts_ms""",
+}
+# One hop of the sampled neighbourhood: undirected, over the selected types, inside the
+# selected labels; interactions only inside the time window.
+EXPAND = """
+MATCH (n) WHERE id(n) IN $frontier
+MATCH (n)-[r]-(m)
+WHERE type(r) IN $rel_types AND any(l IN labels(m) WHERE l IN $labels) AND m.id IS NOT NULL
+  AND (type(r) <> $windowed OR (($since IS NULL OR r.ts >= $since) AND ($until IS NULL OR r.ts < $until)))
+RETURN collect(DISTINCT id(m)) AS nids"""
+FEATURES = """
+MATCH (n) WHERE id(n) IN $nids AND n[$prop] IS NOT NULL
+RETURN collect(id(n)) AS nids, collect(n[$prop]) AS vecs"""
+
+# per edge type: attribute -> numpy dtype (src/dst are int64)
+EDGE_ATTRS: dict[EdgeType, dict[str, Any]] = {
+    (USER, INTERACTED, CONTENT): {"ts": np.float64, "weight": np.float32, "rating": np.float32, "kind": np.int8},
+    (CONTENT, HAS_TOPIC, TOPIC): {"weight": np.float32},
+    (TOPIC, SUBTOPIC_OF, TOPIC): {},
+    (USER, FOLLOWS, USER): {"ts": np.float64},
+}
+
+
+def _parse_time(value: str | float | datetime | None, name: str) -> datetime | None:
+    """ISO-8601 string, epoch seconds or datetime -> aware UTC datetime."""
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(float(value), tz=timezone.utc)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as e:
+        raise ConfigError(f"{name}={value!r} is not an ISO-8601 time or epoch seconds") from e
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """What to export. Times accept ISO-8601 strings, epoch seconds or datetimes (UTC if naive)."""
+
+    labels: tuple[str, ...] = NODE_LABELS
+    rel_types: tuple[str, ...] = (INTERACTED, HAS_TOPIC, SUBTOPIC_OF, FOLLOWS)
+    since: Any = None
+    until: Any = None
+    sample_users: int | None = None
+    hops: int = 2
+    seed: int = 0
+    features: tuple[str, ...] | None = None  # "Label.prop"; None = every input embedding of the labels
+    reference_time: Any = None
+    page_edges: int = PAGE_EDGES
+    workers: int = WORKERS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "rel_types", tuple(self.rel_types))
+        bad = [lb for lb in self.labels if lb not in NODE_LABELS]
+        if bad or not self.labels:
+            raise ConfigError(f"labels {bad or '(none)'} not exportable; choose from {list(NODE_LABELS)}")
+        known_rels = [et[1] for et in EDGE_TYPES]
+        bad = [rt for rt in self.rel_types if rt not in known_rels]
+        if bad:
+            raise ConfigError(f"relationship types {bad} not exportable; choose from {known_rels}")
+        for etype in self.edge_types:
+            missing = [lb for lb in (etype[0], etype[2]) if lb not in self.labels]
+            if missing:
+                raise ConfigError(f"{etype[1]} connects {etype[0]}->{etype[2]} but labels {missing} are not selected")
+        for name in ("since", "until", "reference_time"):
+            object.__setattr__(self, name, _parse_time(getattr(self, name), name))
+        if self.since and self.until and self.since >= self.until:
+            raise ConfigError(f"since ({self.since.isoformat()}) must be before until ({self.until.isoformat()})")
+        if self.sample_users is not None:
+            if self.sample_users < 1:
+                raise ConfigError(f"sample_users must be >= 1, got {self.sample_users}")
+            if USER not in self.labels:
+                raise ConfigError("sample_users needs the User label selected")
+        if self.hops < 0:
+            raise ConfigError(f"hops must be >= 0, got {self.hops}")
+        if self.page_edges < 1 or self.workers < 1:
+            raise ConfigError(f"page_edges and workers must be >= 1, got {self.page_edges}, {self.workers}")
+        if self.features is not None:
+            object.__setattr__(self, "features", tuple(self.features))
+            allowed = {f"{vp.label}.{vp.prop}" for vp in VECTOR_PROPERTIES}
+            bad = [f for f in self.features if f not in allowed or f.split(".")[0] not in self.labels]
+            if bad:
+                raise ConfigError(f"features {bad} unknown or of an unselected label; "
+                                  f"choose from {sorted(a for a in allowed if a.split('.')[0] in self.labels)}")
+
+    @property
+    def edge_types(self) -> tuple[EdgeType, ...]:
+        return tuple(et for et in EDGE_TYPES if et[1] in self.rel_types)
+
+    @property
+    def feature_props(self) -> list[tuple[str, str]]:
+        if self.features is not None:
+            return [(f.split(".")[0], f.split(".")[1]) for f in self.features]
+        return [(vp.label, vp.prop) for vp in VECTOR_PROPERTIES
+                if vp.label in self.labels and vp.prop not in NO_FEATURE_PROPS]
+
+    def selection(self) -> dict[str, Any]:
+        """JSON-friendly view for the manifest."""
+        out = asdict(self)
+        for name in ("since", "until", "reference_time"):
+            out[name] = out[name].isoformat() if out[name] else None
+        out["labels"], out["rel_types"] = list(self.labels), list(self.rel_types)
+        out["features"] = [f"{lb}.{p}" for lb, p in self.feature_props]
+        return out
+
+
+# ---------------------------------------------------------------- pure compute
+@dataclass
+class IdMap:
+    """Internal Neo4j ids -> contiguous ids of one label (contiguous order = raw ids sorted)."""
+
+    raw_ids: np.ndarray                       # object [n], sorted
+    internal: np.ndarray                      # int64 [n], internal id of raw_ids[i]
+    _sorted_internal: np.ndarray = field(init=False, repr=False)
+    _contiguous: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        order = np.argsort(self.internal, kind="stable")
+        self._sorted_internal = self.internal[order]
+        self._contiguous = order.astype(np.int64)
+
+    @classmethod
+    def build(cls, raw_ids: Sequence[str], internal: Sequence[int]) -> "IdMap":
+        raw = np.asarray(raw_ids, dtype=object)
+        nids = np.asarray(internal, dtype=np.int64)
+        order = np.argsort(raw.astype(str), kind="stable")
+        return cls(raw_ids=raw[order], internal=nids[order])
+
+    def __len__(self) -> int:
+        return len(self.raw_ids)
+
+    def lookup(self, internal: np.ndarray) -> np.ndarray:
+        """Contiguous ids, -1 where the node is not in this map."""
+        if len(self._sorted_internal) == 0:
+            return np.full(len(internal), -1, dtype=np.int64)
+        pos = np.searchsorted(self._sorted_internal, internal)
+        pos = np.minimum(pos, len(self._sorted_internal) - 1)
+        return np.where(self._sorted_internal[pos] == internal, self._contiguous[pos], -1)
+
+
+def kind_codes(kinds: Sequence[str | None]) -> tuple[dict[str | None, int], list[str]]:
+    """Kind -> int8 code, known kinds first (model order), unknown kinds appended sorted; None -> -1."""
+    vocabulary = list(INTERACTION_KINDS) + sorted({k for k in kinds if k is not None} - set(INTERACTION_KINDS))
+    codes: dict[str | None, int] = {k: i for i, k in enumerate(vocabulary)}
+    codes[None] = -1
+    if len(vocabulary) > 127:
+        raise InputError(f"{len(vocabulary)} interaction kinds do not fit int8", field="kind")
+    return codes, vocabulary
+
+
+def record_arrays(etype: EdgeType, record: dict[str, Any]) -> dict[str, Any]:
+    """One page record (parallel lists) -> numpy arrays; ``kind`` stays the record's kind string."""
+    attrs = EDGE_ATTRS[etype]
+    out: dict[str, Any] = {"src": np.array(record["src"], dtype=np.int64),
+                           "dst": np.array(record["dst"], dtype=np.int64)}
+    for key, dtype in attrs.items():
+        if key == "kind":
+            out["kind"] = record["kind"]
+        elif key == "ts":
+            out["ts"] = np.array(record["ts_ms"], dtype=np.float64) / 1000.0
+        else:
+            out[key] = np.array(record[key], dtype=dtype)
+    return out
+
+
+def assemble_edges(etype: EdgeType, chunks: list[dict[str, Any]], src_map: IdMap, dst_map: IdMap,
+                   codes: dict[str | None, int]) -> dict[str, np.ndarray]:
+    """Concatenate per-record arrays, map to contiguous ids, drop edges leaving the node sets,
+    sort by (src, dst, ts)."""
+    attrs = EDGE_ATTRS[etype]
+    dtypes = {"src": np.int64, "dst": np.int64, **attrs}
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in dtypes}
+    for chunk in chunks:
+        for key in dtypes:
+            if key == "kind":
+                parts[key].append(np.full(len(chunk["src"]), codes[chunk["kind"]], dtype=np.int8))
+            else:
+                parts[key].append(chunk[key])
+    out = {key: np.concatenate(parts[key]) if parts[key] else np.empty(0, dtype=dtype)
+           for key, dtype in dtypes.items()}
+    out["src"], out["dst"] = src_map.lookup(out["src"]), dst_map.lookup(out["dst"])
+    keep = (out["src"] >= 0) & (out["dst"] >= 0)
+    pair = out["src"] * max(len(dst_map), 1) + out["dst"]
+    order = np.lexsort([out["ts"], pair]) if "ts" in out else np.argsort(pair, kind="stable")
+    order = order[keep[order]]
+    return {key: arr[order].astype(dtypes[key], copy=False) for key, arr in out.items()}
+
+
+def chunks_for(nids: np.ndarray, expected_edges: float, page_edges: int, workers: int) -> list[np.ndarray]:
+    """Split source node ids into pages of about ``page_edges`` expected edges (>= ``workers`` pages)."""
+    if len(nids) == 0:
+        return []
+    pages = max(math.ceil(expected_edges / page_edges), min(workers, len(nids)), 1)
+    return [c for c in np.array_split(np.sort(nids), pages) if len(c)]
+
+
+# ---------------------------------------------------------------- I/O
+class Exporter:
+    """Runs the export queries for one config on one Graph."""
+
+    def __init__(self, g: Graph, cfg: ExportConfig):
+        self.g, self.cfg = g, cfg
+        self.queries: dict[str, str] = {}
+        self.sampled_users: list[str] = []
+        self._seeds = np.empty(0, dtype=np.int64)
+
+    def _session(self):
+        return self.g.driver.session(database=self.g.database,
+                                     notifications_disabled_classifications=QUIET)
+
+    def _fetch(self, name: str, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        """Run one read query in its own session; records as dicts (few records, big lists)."""
+        self.queries[name] = query
+        try:
+            with self._session() as session:
+                return session.execute_read(lambda tx: [dict(r.items()) for r in tx.run(query, params)])
+        except ClientError as e:
+            raise GraphError(f"export query {name!r} failed: {e.message}") from e
+        except (ServiceUnavailable, SessionExpired, OSError) as e:
+            raise GraphError(f"Neo4j is unreachable at {self.g.uri}: {e}") from e
+
+    def _edge_pages(self, etype: EdgeType, pages: list[np.ndarray], **params: Any) -> list[dict[str, Any]]:
+        """Run the edge query for each page on ``workers`` sessions; arrays per returned record."""
+        bar = tqdm(total=len(pages), desc=etype[1], unit="page", disable=len(pages) < 4, leave=False)
+
+        def one(page: np.ndarray) -> list[dict[str, Any]]:
+            records = self._fetch(edge_key(etype), EDGE_QUERIES[etype], src=page.tolist(), **params)
+            bar.update(1)
+            return [record_arrays(etype, rec) for rec in records]
+
+        with bar, ThreadPoolExecutor(max_workers=self.cfg.workers) as pool:
+            return [chunk for chunks in pool.map(one, pages) for chunk in chunks]
+
+    def node_maps(self) -> dict[str, IdMap]:
+        """Per selected label: all its nodes, or those in the sampled neighbourhood."""
+        cfg = self.cfg
+        if cfg.sample_users is None:
+            rows = {lb: self._fetch(f"nodes_{lb}", NODES_ALL[lb])[0] for lb in cfg.labels}
+        else:
+            reached = self.sampled_node_ids()
+            rows = {lb: self._fetch(f"nodes_{lb}", NODES_IN[lb], nids=reached.tolist())[0] for lb in cfg.labels}
+        maps = {lb: IdMap.build(r["ids"], r["nids"]) for lb, r in rows.items()}
+        if cfg.sample_users is not None:
+            picked = maps[USER].lookup(self._seeds)
+            self.sampled_users = sorted(maps[USER].raw_ids[picked[picked >= 0]].tolist())
+        return maps
+
+    def sampled_node_ids(self) -> np.ndarray:
+        """Internal ids of ``sample_users`` random users (seeded) and their ``hops``-hop neighbourhood."""
+        cfg = self.cfg
+        users = np.sort(np.asarray(self._fetch("sample_candidates", NODES_ALL[USER])[0]["nids"], dtype=np.int64))
+        rng = np.random.default_rng(cfg.seed)
+        seeds = rng.choice(users, size=min(cfg.sample_users, len(users)), replace=False) if len(users) else users
+        self._seeds = np.sort(seeds)
+        reached = set(seeds.tolist())
+        frontier = sorted(reached)
+        for hop in range(cfg.hops):
+            if not frontier:
+                break
+            found = self._fetch("expand", EXPAND, frontier=frontier, rel_types=list(cfg.rel_types),
+                                labels=list(cfg.labels), windowed=INTERACTED, **self._window())[0]["nids"]
+            frontier = sorted(set(found) - reached)
+            reached.update(frontier)
+            logger.info("hop %d: %d new nodes (%d in all)", hop + 1, len(frontier), len(reached))
+        return np.asarray(sorted(reached), dtype=np.int64)
+
+    def _window(self) -> dict[str, Any]:
+        return {"since": self.cfg.since, "until": self.cfg.until}
+
+    def edges(self, etype: EdgeType, maps: dict[str, IdMap]) -> tuple[list[dict[str, Any]], int]:
+        """Per-record arrays of one edge type (sources = the selected nodes of its source label),
+        and the type's total count in the database."""
+        src_map = maps[etype[0]]
+        total = self._fetch(f"count_{etype[1]}", EDGE_COUNT[etype[1]])[0]["n"]
+        all_src = self._fetch(f"count_{etype[0]}", NODE_COUNT[etype[0]])[0]["n"]
+        expected = total * len(src_map) / max(all_src, 1)
+        pages = chunks_for(src_map.internal, expected, self.cfg.page_edges, self.cfg.workers)
+        params = {"nan": float("nan"), "default_weight": DEFAULT_WEIGHT, **self._window()}
+        return (self._edge_pages(etype, pages, **params) if total else []), total
+
+    def features(self, label: str, prop: str, idmap: IdMap) -> tuple[np.ndarray, np.ndarray] | None:
+        """float32 [n, dim] and presence mask; None when no selected node has the property."""
+        n = len(idmap)
+        first_dim: int | None = None
+        values: np.ndarray | None = None
+        mask = np.zeros(n, dtype=bool)
+        page_nodes = max(1, FEATURE_PAGE_VALUES // vector_property(label, prop).dim)
+        pages = [c for c in np.array_split(idmap.internal, max(1, math.ceil(n / page_nodes))) if len(c)]
+        for page in pages:
+            rec = self._fetch(f"features_{label}_{prop}", FEATURES, nids=page.tolist(), prop=prop)[0]
+            if not rec["nids"]:
+                continue
+            rows = idmap.lookup(np.asarray(rec["nids"], dtype=np.int64))
+            dims = {len(v) for v in rec["vecs"]}
+            if first_dim is None:
+                first_dim = len(rec["vecs"][0])
+                values = np.zeros((n, first_dim), dtype=np.float32)
+            if dims != {first_dim}:
+                bad = next(i for i, v in enumerate(rec["vecs"]) if len(v) != first_dim)
+                raise InputError(f"embedding has dimension {len(rec['vecs'][bad])}, others {first_dim}",
+                                 field=f"{label}.{prop}", value=idmap.raw_ids[rows[bad]])
+            values[rows] = np.asarray(rec["vecs"], dtype=np.float32)
+            mask[rows] = True
+        if values is None:
+            return None
+        return values, mask
+
+
+def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "",
+                    progress: Callable[[str], None] | None = None) -> Snapshot:
+    """Read the selected subgraph into a Snapshot (not yet saved)."""
+    started = time.perf_counter()
+    ex = Exporter(g, cfg)
+    timings: dict[str, float] = {}
+
+    def stage(label: str, t0: float) -> None:
+        timings[label] = round(time.perf_counter() - t0, 4)
+        if progress:
+            progress(label)
+
+    t0 = time.perf_counter()
+    maps = ex.node_maps()
+    stage("nodes", t0)
+    raw_pages: dict[EdgeType, list[dict[str, Any]]] = {}
+    totals: dict[str, int] = {}
+    t0 = time.perf_counter()
+    for etype in cfg.edge_types:
+        raw_pages[etype], totals[etype[1]] = ex.edges(etype, maps)
+    stage("edges_fetch", t0)
+    t0 = time.perf_counter()
+    kinds_seen = [chunk["kind"] for etype, chunks in raw_pages.items() if etype[1] == INTERACTED
+                  for chunk in chunks]
+    codes, vocabulary = kind_codes(kinds_seen)
+    edges = {etype: assemble_edges(etype, chunks, maps[etype[0]], maps[etype[2]], codes)
+             for etype, chunks in raw_pages.items()}
+    stage("edges_assemble", t0)
+    t0 = time.perf_counter()
+    features: dict[str, dict[str, np.ndarray]] = {}
+    masks: dict[str, dict[str, np.ndarray]] = {}
+    absent = []
+    for label, prop in cfg.feature_props:
+        got = ex.features(label, prop, maps[label])
+        if got is None:
+            absent.append(f"{label}.{prop}")
+            continue
+        features.setdefault(label, {})[prop], masks.setdefault(label, {})[prop] = got
+    stage("features", t0)
+    if absent:
+        logger.info("no node has %s; not exported", ", ".join(absent))
+
+    interactions = edges.get((USER, INTERACTED, CONTENT))
+    if cfg.reference_time is not None:
+        reference = cfg.reference_time.timestamp()
+    elif interactions is not None and len(interactions["ts"]) and not np.isnan(interactions["ts"]).all():
+        reference = float(np.nanmax(interactions["ts"]))
+    else:
+        reference = None
+    timings["total"] = round(time.perf_counter() - started, 4)
+    manifest = {
+        "name": name,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": {"uri": g.uri, "database": g.database},
+        "selection": cfg.selection(),
+        "time_window": {"since": cfg.selection()["since"], "until": cfg.selection()["until"],
+                        "applies_to": INTERACTED},
+        "sampled_users": ex.sampled_users,
+        "reference_time": reference,
+        "reference_time_iso": (datetime.fromtimestamp(reference, tz=timezone.utc).isoformat()
+                               if reference is not None else None),
+        "interaction_kinds": vocabulary,
+        "id_order": "per label, contiguous id i = i-th node id in sorted order",
+        "edge_attributes": {edge_key(et): {k: np.dtype(v).name for k, v in EDGE_ATTRS[et].items()}
+                            for et in cfg.edge_types},
+        "defaults": {"weight": DEFAULT_WEIGHT, "rating": "NaN when absent", "ts": "NaN when absent"},
+        "features_absent": absent,
+        "source_edge_totals": totals,
+        "queries": dict(sorted(ex.queries.items())),
+        "timings": timings,
+    }
+    return Snapshot(node_ids={lb: m.raw_ids for lb, m in maps.items()}, edges=edges, features=features,
+                    feature_masks=masks, manifest=manifest)
+
+
+def export_to(g: Graph, cfg: ExportConfig, path: Path, *, name: str = "") -> Snapshot:
+    """Export and save atomically to ``path``; returns the saved snapshot."""
+    snap = export_snapshot(g, cfg, name=name or Path(path).name)
+    snap.save(Path(path))
+    logger.info("snapshot %s: %s nodes, %s edges in %.2f s", path, snap.manifest["counts"]["nodes"],
+                snap.manifest["counts"]["edges"], snap.manifest["timings"]["total"])
+    return snap
