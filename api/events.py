@@ -5,8 +5,6 @@ user's interests reflect it; the response shows each affected user's biggest int
 """
 from __future__ import annotations
 
-import math
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, request
@@ -15,71 +13,39 @@ from api.context import current_config, current_graph, requires
 from api.errors import ApiProblem
 from api.params import MAX_ID_LENGTH, known
 from graph import read
-from graph.model import INTERACTION_KINDS
+from graph.errors import InputError
+from graph.events import UnknownEntityError, interaction_row, record_events
 
 bp = Blueprint("events", __name__, url_prefix="/v1")
 
 FIELDS = ("user", "content", "kind", "ts", "rating", "weight")
 CHANGES_SHOWN = 10
 TOPICS_COMPARED = 1000
-MIN_EPOCH = 0.0
-MAX_EPOCH = 4102444800.0  # 2100-01-01
 
 
 def _invalid(field: str, detail: str) -> ApiProblem:
     return ApiProblem(422, "invalid_event", f"{field}: {detail}", param=field)
 
 
-def _id(item: dict[str, Any], name: str, where: str) -> str:
-    value = item.get(name)
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or not value.isprintable():
-        raise _invalid(f"{where}.{name}", f"must be a string of 1..{MAX_ID_LENGTH} printable characters")
-    return value
-
-
-def _number(item: dict[str, Any], name: str, where: str, lo: float, hi: float) -> float | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not lo <= value <= hi:
-        raise _invalid(f"{where}.{name}", f"must be a number in {lo:g}..{hi:g}")
-    return float(value)
-
-
-def _timestamp(item: dict[str, Any], where: str) -> datetime:
-    value = item.get("ts")
-    field = f"{where}.ts"
-    if isinstance(value, bool) or value is None:
-        raise _invalid(field, "is required: ISO-8601 with a time zone, or epoch seconds")
-    if isinstance(value, (int, float)):
-        if not (math.isfinite(value) and MIN_EPOCH <= value <= MAX_EPOCH):
-            raise _invalid(field, "epoch seconds out of range")
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    if not isinstance(value, str) or len(value) > 40:
-        raise _invalid(field, "must be ISO-8601 with a time zone, or epoch seconds")
-    try:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise _invalid(field, f"not an ISO-8601 timestamp: {value!r}") from None
-    if ts.tzinfo is None:
-        raise _invalid(field, "needs a time zone (e.g. 2026-01-05T10:00:00Z)")
-    return ts.astimezone(timezone.utc)
-
-
 def validate_event(item: Any, where: str) -> dict[str, Any]:
-    """One event as ``record_event`` keyword arguments; ApiProblem 422 naming the bad field."""
+    """Check one event with ``graph.events.interaction_row`` (the shared rules); 422 naming the field."""
     if not isinstance(item, dict):
         raise _invalid(where, "must be a JSON object")
     unknown = sorted(set(item) - set(FIELDS))
     if unknown:
         raise _invalid(f"{where}.{unknown[0]}", f"unknown field; events have {', '.join(FIELDS)}")
-    kind = item.get("kind")
-    if kind not in INTERACTION_KINDS:
-        raise _invalid(f"{where}.kind", f"must be one of {', '.join(INTERACTION_KINDS)}")
-    return {"user_id": _id(item, "user", where), "content_id": _id(item, "content", where), "kind": kind,
-            "ts": _timestamp(item, where), "rating": _number(item, "rating", where, 0.0, 10.0),
-            "weight": _number(item, "weight", where, 0.0, 100.0)}
+    for name in ("user", "content"):
+        value = item.get(name)
+        if not isinstance(value, str) or len(value) > MAX_ID_LENGTH or not value.isprintable():
+            raise _invalid(f"{where}.{name}", f"must be a string of 1..{MAX_ID_LENGTH} printable characters")
+    for name in ("rating", "weight"):
+        if isinstance(item.get(name), (str, bool)):
+            raise _invalid(f"{where}.{name}", "must be a number")
+    try:
+        interaction_row(**{name: item.get(name) for name in FIELDS})
+    except InputError as e:
+        raise _invalid(f"{where}.{e.field}", e.reason) from None
+    return {name: item.get(name) for name in FIELDS}
 
 
 def _events_from_body() -> tuple[list[dict[str, Any]], bool]:
@@ -116,18 +82,14 @@ def _changes(before: dict[str, float], after: dict[str, float]) -> list[dict[str
 @requires("write")
 def post_events():
     """Record one interaction (or ``{"events": [...]}``); 202 with each user's interest changes."""
-    from graph.events import record_events
-
     known()
     events, batch = _events_from_body()
-    g = current_graph()
-    users = sorted({e["user_id"] for e in events})
-    missing = read.missing_ids(g, users, sorted({e["content_id"] for e in events}))
-    for kind in ("users", "contents"):
-        if missing[kind]:
-            name = "user" if kind == "users" else "content"
-            raise ApiProblem(422, f"unknown_{name}", f"no {name} with id {missing[kind][0]!r}", param=name)
+    users = sorted({e["user"] for e in events})
     before = {u: _interest_map(u) for u in users}
-    record_events(g, events)
+    try:
+        stored = record_events(current_graph(), events)
+    except UnknownEntityError as e:
+        raise ApiProblem(404, f"{e.kind}_not_found", f"no {e.kind} with id {e.ids[0]!r}", param=e.kind) from None
     changed = [{"user": u, "interests": _changes(before[u], _interest_map(u))} for u in users]
-    return {"recorded": len(events), "batch": batch, "changed": changed}, 202
+    return {"recorded": stored["events"], "created": stored["created"], "existing": stored["existing"],
+            "batch": batch, "changed": changed}, 202

@@ -40,7 +40,7 @@ def connect(settings: Neo4jSettings, *, timeout_s: float = 3.0, retry_s: float =
     driver = GraphDatabase.driver(settings.uri, auth=(settings.username, settings.password),
                                   connection_timeout=timeout_s, connection_acquisition_timeout=timeout_s,
                                   max_transaction_retry_time=retry_s, max_connection_pool_size=pool_size,
-                                  liveness_check_timeout=30.0)
+                                  liveness_check_timeout=30.0, notifications_min_severity="OFF")
     return Graph(driver, settings.database, settings.uri)
 
 
@@ -58,24 +58,19 @@ def is_unavailable(e: BaseException) -> bool:
 
 
 # ---------------------------------------------------------------- readiness
-READINESS = """
-CALL () { SHOW CONSTRAINTS YIELD name RETURN collect(name) AS constraints }
-CALL () { SHOW VECTOR INDEXES YIELD name, state RETURN collect({name: name, state: state}) AS vectors }
-OPTIONAL MATCH (run:ModelRun {active: true})
-RETURN constraints, vectors, run.id AS run_id, run.model AS model
-"""
+CONSTRAINTS = "SHOW CONSTRAINTS YIELD name RETURN collect(name) AS names"
+VECTOR_INDEXES = "SHOW VECTOR INDEXES YIELD name, state WHERE state = 'ONLINE' RETURN collect(name) AS names"
 REQUIRED_CONSTRAINTS = ("user_id", "content_id", "topic_id", "model_run_id", "api_key_id")
 
 
 def readiness(g: Graph) -> dict[str, Any]:
     """Which schema objects are present and which run is active."""
-    row = g.read(READINESS)[0]
-    online = {v["name"] for v in row["vectors"] if v["state"] == "ONLINE"}
-    wanted = [vp.index_name for vp in VECTOR_PROPERTIES]
+    constraints = set(g.read(CONSTRAINTS)[0]["names"])
+    online = set(g.read(VECTOR_INDEXES)[0]["names"])
     return {
-        "missing_constraints": [c for c in REQUIRED_CONSTRAINTS if c not in row["constraints"]],
-        "missing_vector_indexes": [name for name in wanted if name not in online],
-        "active_run": {"id": row["run_id"], "model": row["model"]} if row["run_id"] else None,
+        "missing_constraints": [c for c in REQUIRED_CONSTRAINTS if c not in constraints],
+        "missing_vector_indexes": [vp.index_name for vp in VECTOR_PROPERTIES if vp.index_name not in online],
+        "active_run": active_run(g),
     }
 
 
@@ -522,14 +517,3 @@ def explain(g: Graph, user_id: str, limit: int, *, content: str | None = None,
               "edges": [_compact(e) for e in r["edges"]]} for r in rows]
     return {"run": run, "paths": paths}
 
-
-# ---------------------------------------------------------------- event validation support
-MISSING_IDS = """
-RETURN [id IN $users WHERE NOT EXISTS { MATCH (:User {id: id}) }] AS users,
-       [id IN $contents WHERE NOT EXISTS { MATCH (:Content {id: id}) }] AS contents
-"""
-
-
-def missing_ids(g: Graph, users: list[str], contents: list[str]) -> dict[str, list[str]]:
-    """Which of the given user and content ids are not in the graph."""
-    return g.read(MISSING_IDS, users=users, contents=contents)[0]
