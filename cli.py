@@ -396,12 +396,54 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_report)
 
 
+# ---------------------------------------------------------------- ingest
+def _ingest(args: argparse.Namespace) -> int:
+    from graph import schema
+    from ingestion.pipeline import IngestConfig, ingest_source
+
+    cfg = IngestConfig(batch_size=args.batch_size, on_error=args.on_error, quarantine_path=args.quarantine_file,
+                       embed=not args.no_embed, text_encoder=args.text_encoder, image_encoder=args.image_encoder,
+                       audio_encoder=args.audio_encoder, device=args.device, progress=not args.no_progress)
+    with open_graph() as g:
+        schema.apply(g)
+        summary = ingest_source(g, args.source, cfg, kg=not args.no_kg, kg_min_items=args.kg_min_items)
+    emit(f"Ingested {summary.dataset} in {summary.seconds:.1f} s "
+         f"(created {summary.created.get('nodes', 0)} nodes, {summary.created.get('relationships', 0)} relationships)")
+    emit(summary.table())
+    if summary.quarantine:
+        emit(f"{summary.rejected} bad row(s) quarantined in {summary.quarantine}")
+    return 0
+
+
+def _add_ingest(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ingest", help="load a dataset (directory/table files in the generic format, "
+                                      "movielens-100k or sample) into Neo4j with embeddings",
+                       description="Formats: docs/ingest-format.md. Re-running a load changes nothing.")
+    p.add_argument("source", nargs="+", help="dataset directories or table files, or `movielens-100k`, or `sample`")
+    p.add_argument("--batch-size", type=int, default=10_000, help="rows per UNWIND transaction (default 10000)")
+    p.add_argument("--on-error", choices=["stop", "quarantine"], default="stop",
+                   help="stop at the first bad row (default), or write bad rows to a quarantine file and load the rest")
+    p.add_argument("--quarantine-file", type=Path, default=None,
+                   help="where --on-error quarantine writes (default var/quarantine/ingest-<time>.jsonl)")
+    p.add_argument("--no-embed", action="store_true", help="skip embeddings (existing ones are kept)")
+    p.add_argument("--text-encoder", default=None, help="registered text encoder name or a local "
+                   "sentence-transformers directory (default all-MiniLM-L6-v2)")
+    p.add_argument("--image-encoder", default=None, help="registered image encoder (default efficientnet-lite0)")
+    p.add_argument("--audio-encoder", default=None, help="registered audio encoder (default mfcc-40)")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    p.add_argument("--no-kg", action="store_true", help="movielens-100k: leave out knowledge-graph topics")
+    p.add_argument("--kg-min-items", type=int, default=2,
+                   help="movielens-100k: keep KG entities shared by at least this many movies (default 2)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_ingest)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_server, _add_schema, _add_demo, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
+    for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
                 _add_report):
         add(sub)
     return parser

@@ -36,6 +36,8 @@ BATCH_SIZE = 10_000
 CONTENT_BATCH_SIZE = 500       # content rows carry vectors (up to ~1.8k floats each)
 EMBED_CHUNK = 256              # items per encoder call (progress granularity)
 LOOKUP_CHUNK = 20_000
+STAGES = ("embed text", "embed image", "embed audio", "topics", "subtopics", "users", "content",
+          "content_topics", "follows", "interactions", "behavior")
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class Summary:
     def table(self) -> str:
         lines = [f"{'stage':<16} {'read':>8} {'written':>8} {'skipped':>8} {'time s':>8} {'rows/s':>9}"]
         for s in self.stages:
+            if not (s.read or s.written or s.skipped):
+                continue
             lines.append(f"{s.name:<16} {s.read:>8} {s.written:>8} {s.skipped:>8} {s.seconds:>8.2f} "
                          f"{s.rows_per_s:>9.0f}")
         read = sum(s.read for s in self.stages if not s.name.startswith("embed"))
@@ -363,6 +367,8 @@ def ingest_dataset(g: Graph, ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy
     started = time.perf_counter()
     policy = policy or ErrorPolicy(cfg.on_error)
     summary = summary or Summary(ds.name)
+    for name in STAGES:
+        summary.stage(name)
     for table, n in ds.rows_read.items():
         summary.stage(table).read = n
     vectors = validate(ds, cfg, policy, g, summary)
@@ -393,3 +399,21 @@ def ingest_paths(g: Graph, paths: Sequence[Path], cfg: IngestConfig) -> Summary:
 def _default_quarantine_path() -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return var_dir("quarantine") / f"ingest-{stamp}.jsonl"
+
+
+def ingest_source(g: Graph, source: Sequence[str], cfg: IngestConfig, *, kg: bool = True,
+                  kg_min_items: int = 2, sample_dir: Path | None = None) -> Summary:
+    """What ``ikg ingest`` loads: ``movielens-100k``, ``sample``, or dataset directories/table files."""
+    from ingestion import movielens, sample
+
+    started = time.perf_counter()
+    if list(source) == [movielens.NAME]:
+        policy = ErrorPolicy(cfg.on_error)
+        ds = movielens.load(policy, movielens.MovieLensConfig(kg=kg, kg_min_items=kg_min_items))
+        summary = ingest_dataset(g, ds, cfg, policy)
+    elif list(source) == ["sample"]:
+        summary = ingest_paths(g, [sample.build(sample_dir or var_dir("sample"))], cfg)
+    else:
+        summary = ingest_paths(g, [Path(s) for s in source], cfg)
+    summary.seconds = time.perf_counter() - started
+    return summary
