@@ -438,13 +438,64 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_ingest)
 
 
+# ---------------------------------------------------------------- cypher library
+def _cypher(args: argparse.Namespace) -> int:
+    from graph import library, library_docs, library_format
+
+    if args.action == "list":
+        queries = library.load()
+        if args.format == "json":
+            emit_json([{"name": q.name, "title": q.title, "params": [p.describe() for p in q.params],
+                        "columns": q.column_names, "requires": list(q.requires)} for q in queries.values()])
+        else:
+            rows = [{"query": q.name, "what it answers": q.title,
+                     "parameters": ", ".join(p.name + ("" if p.required else "?") for p in q.params)}
+                    for q in queries.values()]
+            emit(library_format.render(rows, ["query", "what it answers", "parameters"],
+                                       "csv" if args.format == "csv" else "table"))
+        return 0
+    if args.action == "docs":
+        if args.check:
+            stale = library_docs.stale()
+            for path in stale:
+                logger.error("%s is stale: run `ikg cypher docs`", path)
+            emit("library docs are current" if not stale else f"{len(stale)} generated file(s) stale")
+            return 1 if stale else 0
+        changed = library_docs.write()
+        emit("\n".join(f"wrote {path}" for path in changed) or "library docs already current")
+        return 0
+    if not args.name:
+        raise IkgError(f"`ikg cypher {args.action}` needs a query NAME (see `ikg cypher list`)")
+    query = library.get(args.name)
+    if args.action == "show":
+        emit(library_format.describe(query))
+        return 0
+    params = library.bind(query, library.parse_assignments(args.param))
+    with open_graph() as g:
+        rows = library.run(g, query, params)
+    emit(library_format.render(rows, query.column_names, args.format))
+    return 0
+
+
+def _add_cypher(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("cypher", help="the analysts' Cypher library (list|show|run|docs)",
+                       description="Named, parameterised queries from cypher/queries/ (see cypher/README.md).")
+    p.add_argument("action", choices=["list", "show", "run", "docs"])
+    p.add_argument("name", nargs="?", help="query name (show, run)")
+    p.add_argument("--param", "-p", action="append", default=[], metavar="NAME=VALUE",
+                   help="run: a query parameter (repeatable); typed from the query header")
+    p.add_argument("--format", "-f", choices=["table", "csv", "json"], default="table", help="output format")
+    p.add_argument("--check", action="store_true", help="docs: only check the generated files are current")
+    p.set_defaults(func=_cypher)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
-                _add_report):
+                _add_report, _add_cypher):
         add(sub)
     return parser
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from graph import browser
 from graph.errors import ServerError
 from graph.settings import Neo4jSettings, ServerConfig, external_server_configured
 
@@ -178,7 +179,7 @@ def render_conf(cfg: ServerConfig) -> str:
         "dbms.security.procedures.unrestricted=apoc.*,gds.*",
         "db.tx_log.rotation.retention_policy=1G size",
     ]
-    lines += [f"{key}={value}" for key, value in cfg.extra_conf]
+    lines += [f"{key}={value}" for key, value in browser.conf_lines(cfg) + list(cfg.extra_conf)]
     return "\n".join(lines) + "\n"
 
 
@@ -303,6 +304,7 @@ def start(cfg: ServerConfig, timeout: float = START_TIMEOUT_S) -> ServerStatus:
     _refuse_if_external()
     if _our_pid(cfg) is not None:
         logger.info("Neo4j already running (pid %s)", _our_pid(cfg))
+        _start_browser_assets(cfg)
         return status(cfg)
     check_java()
     if not is_installed(cfg):
@@ -329,7 +331,18 @@ def start(cfg: ServerConfig, timeout: float = START_TIMEOUT_S) -> ServerStatus:
         _pid_file(cfg).unlink(missing_ok=True)
         raise
     logger.info("Neo4j started in %.1f s (pid %d)", time.monotonic() - started, proc.pid)
+    _start_browser_assets(cfg)
     return status(cfg)
+
+
+def _start_browser_assets(cfg: ServerConfig) -> None:
+    """Serve Browser's style and guide beside Neo4j (graph.browser); Neo4j works without them."""
+    from graph import browser_assets
+
+    try:
+        browser_assets.start(cfg)
+    except OSError as e:
+        logger.warning("Neo4j Browser style and guide are not served: %s", e)
 
 
 def _terminate(pid: int, timeout: float = STOP_TIMEOUT_S) -> None:
@@ -362,6 +375,9 @@ def _is_zombie(pid: int) -> bool:
 def stop(cfg: ServerConfig) -> bool:
     """Stop the server (idempotent); False if it was not running."""
     _refuse_if_external()
+    from graph import browser_assets
+
+    browser_assets.stop(cfg)
     pid = _our_pid(cfg)
     if pid is None:
         _pid_file(cfg).unlink(missing_ok=True)
