@@ -5,12 +5,13 @@ primary topic better than chance but clearly imperfectly, and concatenating them
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import soundfile as sf
 from PIL import Image
 
@@ -60,20 +61,31 @@ def _standardise(x: np.ndarray, train: np.ndarray) -> np.ndarray:
     return (x - mu) / sd / np.sqrt(x.shape[1])
 
 
-def nearest_centroid_accuracy(x: np.ndarray, y: np.ndarray, train: np.ndarray) -> float:
-    """Accuracy on ~train rows of assigning each to the closest class centroid of the train rows."""
+def nearest_centroid_predict(x: np.ndarray, y: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Labels of the ~train rows: the class whose train-row centroid is closest."""
     classes = np.unique(y[train])
     centroids = np.stack([x[train & (y == c)].mean(axis=0) for c in classes])
     dist = ((x[~train][:, None, :] - centroids[None, :, :]) ** 2).sum(axis=2)
-    return float((classes[dist.argmin(axis=1)] == y[~train]).mean())
+    return classes[dist.argmin(axis=1)]
 
 
-def separability(features: dict[str, np.ndarray], labels: np.ndarray, train: np.ndarray) -> dict[str, float]:
-    """Per-modality and fused (concatenated, block-standardised) nearest-centroid accuracy."""
+def separability(features: dict[str, np.ndarray], labels: np.ndarray, train: np.ndarray,
+                 groups: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Nearest-centroid accuracy per modality and fused (concatenated, block-standardised).
+
+    With ``groups`` (modality → confusion group of each topic), ``<modality>_group`` is the
+    accuracy when confusing a topic with another of its group counts as correct.
+    """
     blocks = {m: _standardise(x, train) for m, x in features.items()}
-    scores = {m: nearest_centroid_accuracy(x, labels, train) for m, x in blocks.items()}
-    scores["fused"] = nearest_centroid_accuracy(np.concatenate(list(blocks.values()), axis=1), labels, train)
-    scores["chance"] = float(np.bincount(labels[~train]).max() / (~train).sum())
+    blocks["fused"] = np.concatenate(list(blocks.values()), axis=1)
+    truth = labels[~train]
+    scores = {}
+    for m, x in blocks.items():
+        pred = nearest_centroid_predict(x, labels, train)
+        scores[m] = float((pred == truth).mean())
+        if groups and m in groups:
+            scores[f"{m}_group"] = float((groups[m][pred] == groups[m][truth]).mean())
+    scores["chance"] = float(np.bincount(truth).max() / len(truth))
     return scores
 
 
@@ -115,7 +127,8 @@ def read_world_sample(out: Path) -> WorldSample:
 
 
 def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0) -> dict[str, float]:
-    """Nearest-centroid primary-topic accuracy per modality and fused, on a random held-out split."""
+    """Nearest-centroid primary-topic accuracy per modality (also up to its confusion group) and fused."""
+    out = Path(out)
     sample = read_world_sample(out)
     n = len(sample.texts)
     train = np.random.default_rng(seed).random(n) < train_fraction
@@ -124,4 +137,6 @@ def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0) ->
         "image": np.stack([image_features(p) for p in sample.images]),
         "audio": np.stack([audio_features(w, sample.sample_rate) for w in sample.waves]),
     }
-    return separability(features, sample.primary, train)
+    derived = json.loads((out / "truth" / "world.json").read_text(encoding="utf-8"))["derived"]
+    groups = {m: np.asarray(derived[f"{m}_groups"]) for m in ("text", "image", "audio")}
+    return separability(features, sample.primary, train, groups)

@@ -142,8 +142,8 @@ def render_text(rng: np.random.Generator, mentioned: list[int], parents: list[in
     """Words drawn from the mentioned topics (core or parent words), other topics and filler."""
     out = []
     n_topics = len(vocab.leaf_words)
-    draws = rng.random((n_words, 3))
-    for u_kind, u_parent, u_pick in draws:
+    draws = rng.random((n_words, 4))
+    for u_kind, u_parent, u_pick, u_word in draws:
         if u_kind < cfg.p_topic_word:
             if mentioned:
                 slot = int(u_pick * len(mentioned))
@@ -155,5 +155,5 @@ def render_text(rng: np.random.Generator, mentioned: list[int], parents: list[in
             pool = vocab.leaf_words[int(u_pick * n_topics)]
         else:
             pool = FILLER_WORDS
-        out.append(pool[int(rng.integers(len(pool)))])
+        out.append(pool[int(u_word * len(pool))])
     return " ".join(out)

@@ -295,9 +295,9 @@ def interactions(world: World, lo: int, hi: int) -> InteractionChunk:
         topic = topics_w[local, _pick_slot(rng, weights_w[local])]
         by_topic = _draw_cum(rng, world.topic_cum, world.topic_ptr[topic], world.topic_ptr[topic + 1])
         item = world.topic_items[by_topic]
-        noisy = rng.random(len(local)) < cfg.noise_rate
-        ones = np.ones(len(local), dtype=np.int64)
-        item = np.where(noisy, _draw_cum(rng, world.global_cum, 0 * ones, len(world.global_cum) * ones), item)
+        noisy = np.nonzero(rng.random(len(local)) < cfg.noise_rate)[0]
+        item[noisy] = _draw_cum(rng, world.global_cum, np.zeros(len(noisy), dtype=np.int64),
+                                np.full(len(noisy), len(world.global_cum), dtype=np.int64))
         kind = np.minimum(np.searchsorted(kind_cum, rng.random(len(local)) * kind_cum[-1], side="right"),
                           len(kind_cum) - 1).astype(np.int8)
         ct = content.topics[item]
@@ -307,7 +307,7 @@ def interactions(world: World, lo: int, hi: int) -> InteractionChunk:
         ts = cfg.start_ts + w * cfg.window_seconds + rng.integers(0, cfg.window_seconds, size=len(local))
         parts.append((local + lo, item, kind, rating, ts, np.full(len(local), w, dtype=np.int8)))
     user, item, kind, rating, ts, window = (np.concatenate(cols) for cols in zip(*parts))
-    order = np.lexsort((item, ts, user))
+    order = np.argsort(user * (cfg.n_windows * cfg.window_seconds) + (ts - cfg.start_ts), kind="stable")
     return InteractionChunk(user[order], item[order], kind[order], rating[order], ts[order], window[order])
 
 
