@@ -1,0 +1,569 @@
+"""Write a training run directory back into Neo4j: run-tagged model edges, ``emb_gnn``, a ModelRun.
+
+The swap is atomic for readers, who use only the edges whose ``run_id`` is the active ModelRun:
+1. the new run's ModelRun is MERGEd inactive (``state='writing'``) and any edges left by an
+   earlier attempt of the same run are deleted;
+2. its INTERESTED_IN / MAY_LIKE edges are CREATEd in large batches (parallel arrays, nodes by
+   pre-resolved internal id), then ``emb_gnn`` is set; the run becomes ``state='ready'``;
+3. ONE small transaction flips ``active`` from the old run to the new one;
+4. the edges of superseded runs are deleted (``IN TRANSACTIONS``, auto-commit) and those runs
+   become ``state='retired'`` (rewritable from their run directory by ``activate``).
+A crash at any point leaves the old or the new run fully visible; rerunning converges.
+Declared interests (``INTERESTED_IN {source:'declared'}``, no run_id) are never touched.
+``emb_gnn`` is a single node property, so it is not versioned: it is replaced in step 2, just
+before the flip, and ``emb_gnn_run`` on each node names the run it came from.
+One writer at a time is assumed (runs in state 'writing' of other ids are left alone).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, LiteralString
+
+import numpy as np
+from neo4j import NotificationDisabledClassification
+from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
+from tqdm import tqdm
+
+from graph.db import Graph
+from graph.errors import ConfigError, GraphError, InputError
+from graph.model import CONTENT, INTERESTED_IN, MAY_LIKE, TOPIC, USER, vector_property
+from graph.settings import var_dir
+from graph.snapshot import Snapshot
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 50_000        # relationships per write transaction
+EMB_BATCH_SIZE = 5_000     # nodes per emb_gnn transaction
+DELETE_BATCH = 10_000      # rows per inner transaction when deleting a run's edges
+QUIET = [NotificationDisabledClassification.DEPRECATION, NotificationDisabledClassification.UNRECOGNIZED]
+EMB_LABELS = (USER, CONTENT)
+REQUIRED_RUN_KEYS = ("run_id", "model", "emb_dim")
+WRITING, READY, RETIRED = "writing", "ready", "retired"
+
+# ---------------------------------------------------------------- queries
+RESOLVE: dict[str, LiteralString] = {
+    USER: "UNWIND range(0, size($ids) - 1) AS i MATCH (n:User {id: $ids[i]}) "
+          "RETURN collect(i) AS idx, collect(id(n)) AS nids",
+    CONTENT: "UNWIND range(0, size($ids) - 1) AS i MATCH (n:Content {id: $ids[i]}) "
+             "RETURN collect(i) AS idx, collect(id(n)) AS nids",
+    TOPIC: "UNWIND range(0, size($ids) - 1) AS i MATCH (n:Topic {id: $ids[i]}) "
+           "RETURN collect(i) AS idx, collect(id(n)) AS nids",
+}
+GET_RUN = "MATCH (r:ModelRun {id: $run_id}) RETURN r {.*} AS run"
+BEGIN_RUN = """
+MERGE (r:ModelRun {id: $run_id})
+SET r += $props, r.active = false, r.state = $writing
+"""
+# Parallel arrays, one entry per edge; u/t/c are internal node ids resolved just before.
+CREATE_INTERESTS = """
+UNWIND range(0, size($u) - 1) AS i
+MATCH (u:User) WHERE id(u) = $u[i]
+MATCH (t:Topic) WHERE id(t) = $t[i]
+CREATE (u)-[:INTERESTED_IN {score: $score[i], rank: $rank[i], run_id: $run_id, model: $model,
+                            source: 'model', updated_at: $now}]->(t)
+"""
+# Content the user has interacted with (now, in the graph) is never recommended.
+CREATE_RECOMMENDATIONS = """
+UNWIND range(0, size($u) - 1) AS i
+MATCH (u:User) WHERE id(u) = $u[i]
+MATCH (c:Content) WHERE id(c) = $c[i]
+WITH u, c, i WHERE NOT EXISTS { (u)-[:INTERACTED]->(c) }
+CREATE (u)-[:MAY_LIKE {score: $score[i], rank: $rank[i], run_id: $run_id, model: $model,
+                       updated_at: $now}]->(c)
+"""
+SET_EMBEDDINGS = """
+UNWIND range(0, size($n) - 1) AS i
+MATCH (n) WHERE id(n) = $n[i]
+CALL db.create.setNodeVectorProperty(n, 'emb_gnn', $vec[i])
+SET n.emb_gnn_run = $run_id
+"""
+FINISH_RUN = """
+MATCH (r:ModelRun {id: $run_id}) WHERE r.state = $writing
+SET r.state = $ready, r.interests = $interests, r.recommendations = $recommendations,
+    r.excluded_seen = $excluded_seen, r.written_at = $now, r.writeback_timings = $timings
+RETURN r.id AS id
+"""
+# The one small transaction readers see: exactly one active run before and after.
+FLIP = """
+MATCH (new:ModelRun {id: $run_id}) WHERE new.state = $ready
+OPTIONAL MATCH (old:ModelRun {active: true}) WHERE old.id <> new.id
+SET old.active = false, old.deactivated_at = $now
+SET new.active = true, new.activated_at = $now
+RETURN collect(old.id) AS previous
+"""
+# Superseded runs whose edges are still there, most recently active first.
+SUPERSEDED = """
+MATCH (r:ModelRun) WHERE r.active = false AND r.state = $ready
+RETURN r.id AS id ORDER BY coalesce(r.deactivated_at, r.written_at) DESC, r.id
+"""
+RETIRE = "MATCH (r:ModelRun {id: $run_id}) SET r.state = $retired, r.retired_at = $now"
+DELETE_EDGES: dict[str, LiteralString] = {
+    INTERESTED_IN: "MATCH ()-[r:INTERESTED_IN]->() WHERE r.run_id = $run_id "
+                   "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS",
+    MAY_LIKE: "MATCH ()-[r:MAY_LIKE]->() WHERE r.run_id = $run_id "
+              "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS",
+}
+COUNT_EDGES = """
+RETURN COUNT { MATCH ()-[r:INTERESTED_IN]->() WHERE r.run_id = $run_id } AS interests,
+       COUNT { MATCH ()-[r:MAY_LIKE]->() WHERE r.run_id = $run_id } AS recommendations
+"""
+LIST_RUNS = """
+MATCH (r:ModelRun)
+RETURN r {.*} AS run ORDER BY r.created_at DESC, r.id
+"""
+ACTIVE_RUN = "MATCH (r:ModelRun {active: true}) RETURN r {.*} AS run ORDER BY r.activated_at DESC LIMIT 1"
+VECTOR_INDEX_DIM = """
+SHOW VECTOR INDEXES YIELD name, options WHERE name = $name
+RETURN options.indexConfig.`vector.dimensions` AS dim
+"""
+DROP_INDEX: dict[str, LiteralString] = {
+    USER: "DROP INDEX user_emb_gnn IF EXISTS",
+    CONTENT: "DROP INDEX content_emb_gnn IF EXISTS",
+}
+CREATE_INDEX: dict[str, LiteralString] = {
+    USER: "CREATE VECTOR INDEX user_emb_gnn IF NOT EXISTS FOR (n:User) ON (n.emb_gnn) "
+          "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}",
+    CONTENT: "CREATE VECTOR INDEX content_emb_gnn IF NOT EXISTS FOR (n:Content) ON (n.emb_gnn) "
+             "OPTIONS {indexConfig: {`vector.dimensions`: $dim, `vector.similarity_function`: 'cosine'}}",
+}
+REMOVE_EMB: dict[str, LiteralString] = {
+    USER: "MATCH (n:User) WHERE n.emb_gnn IS NOT NULL "
+          "CALL (n) { REMOVE n.emb_gnn, n.emb_gnn_run } IN TRANSACTIONS OF $batch ROWS",
+    CONTENT: "MATCH (n:Content) WHERE n.emb_gnn IS NOT NULL "
+             "CALL (n) { REMOVE n.emb_gnn, n.emb_gnn_run } IN TRANSACTIONS OF $batch ROWS",
+}
+
+
+@dataclass(frozen=True)
+class WritebackConfig:
+    """How to write a run back. ``top_k`` keeps the first k columns (ranks) of each list."""
+
+    top_k: int | None = None
+    batch_size: int = BATCH_SIZE
+    recreate_index: bool = False
+    keep_previous: int = 0
+    snapshot: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.top_k is not None and self.top_k < 1:
+            raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.keep_previous < 0:
+            raise ConfigError(f"keep_previous must be >= 0, got {self.keep_previous}")
+
+
+# ---------------------------------------------------------------- reading a run directory (no Neo4j)
+@dataclass
+class RunOutputs:
+    """What write-back needs from a run directory, validated against its snapshot."""
+
+    path: Path
+    info: dict[str, Any]
+    node_ids: dict[str, np.ndarray]                     # label -> raw ids (snapshot order)
+    embeddings: dict[str, np.ndarray] = field(default_factory=dict)   # User/Content -> [n, dim]
+    interests: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # user [U], topic [U,K], score
+    recommendations: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+
+    @property
+    def run_id(self) -> str:
+        return str(self.info["run_id"])
+
+    @property
+    def emb_dim(self) -> int:
+        return int(self.info["emb_dim"])
+
+
+def resolve_run_dir(run: str | Path) -> Path:
+    """A run directory path, or a run id under ``var/runs``; InputError if neither exists."""
+    path = Path(run)
+    if (path / "run.json").exists():
+        return path
+    candidate = var_dir("runs") / str(run)
+    if (candidate / "run.json").exists():
+        return candidate
+    raise InputError(f"no run directory {run!r} (looked for run.json in {path} and {candidate})",
+                     file=str(path))
+
+
+def _load_npz(path: Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise InputError(f"missing arrays {missing} (has {data.files})", file=str(path), field=missing[0])
+            return {k: data[k] for k in keys}
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read: {e}", file=str(path)) from e
+
+
+def _check_lists(path: Path, arrays: dict[str, np.ndarray], target: str, n_users: int, n_targets: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    users, targets, scores = arrays["user"], arrays[target], arrays["score"]
+    name = str(path)
+    if users.ndim != 1:
+        raise InputError(f"must be 1-d, has shape {users.shape}", file=name, field="user")
+    if targets.ndim != 2 or targets.shape[0] != len(users):
+        raise InputError(f"shape {targets.shape} does not match {len(users)} users", file=name, field=target)
+    if scores.shape != targets.shape:
+        raise InputError(f"shape {scores.shape} differs from {target} {targets.shape}", file=name, field="score")
+    if len(users) and (users.min() < 0 or users.max() >= n_users):
+        bad = users[(users < 0) | (users >= n_users)][0]
+        raise InputError(f"user id out of range 0..{n_users - 1}", file=name, field="user", value=int(bad))
+    if len(set(users.tolist())) != len(users):
+        raise InputError("duplicate user rows", file=name, field="user")
+    bad_t = (targets < -1) | (targets >= n_targets)
+    if bad_t.any():
+        raise InputError(f"id out of range -1..{n_targets - 1}", file=name, field=target,
+                         value=int(targets[bad_t][0]))
+    return users.astype(np.int64), targets.astype(np.int64), scores.astype(np.float32)
+
+
+def load_run(run: str | Path, snapshot: Path | None = None) -> RunOutputs:
+    """Read and validate run.json, embeddings, interests.npz and recommendations.npz."""
+    path = resolve_run_dir(run)
+    info_path = path / "run.json"
+    try:
+        info = json.loads(info_path.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"invalid JSON: {e.msg}", file=str(info_path), line=e.lineno) from e
+    for key in REQUIRED_RUN_KEYS:
+        if info.get(key) in (None, ""):
+            raise InputError("missing", file=str(info_path), field=key)
+    snap_path = Path(snapshot or info.get("snapshot") or "")
+    if not (snap_path / "manifest.json").exists():
+        raise InputError(f"snapshot {str(snap_path)!r} not found (pass --snapshot to point at a copy)",
+                         file=str(info_path), field="snapshot", value=str(snap_path))
+    snap = Snapshot.load(snap_path)
+    node_ids = {lb: snap.node_ids.get(lb, np.empty(0, dtype=object)) for lb in (USER, CONTENT, TOPIC)}
+    out = RunOutputs(path=path, info=info, node_ids=node_ids)
+    dim = out.emb_dim
+    for label in EMB_LABELS:
+        emb_path = path / "embeddings" / f"{label}.npy"
+        if not emb_path.exists():
+            continue
+        emb = np.load(emb_path)
+        if emb.shape != (len(node_ids[label]), dim):
+            raise InputError(f"shape {emb.shape}, expected ({len(node_ids[label])}, {dim}) = "
+                             f"({label} nodes in the snapshot, emb_dim)", file=str(emb_path))
+        if not np.isfinite(emb).all():
+            raise InputError("contains NaN or infinite values", file=str(emb_path))
+        out.embeddings[label] = emb.astype(np.float32, copy=False)
+    n_users = len(node_ids[USER])
+    if (path / "interests.npz").exists():
+        out.interests = _check_lists(path / "interests.npz", _load_npz(path / "interests.npz", ("user", "topic", "score")),
+                                     "topic", n_users, len(node_ids[TOPIC]))
+    if (path / "recommendations.npz").exists():
+        out.recommendations = _check_lists(path / "recommendations.npz",
+                                           _load_npz(path / "recommendations.npz", ("user", "content", "score")),
+                                           "content", n_users, len(node_ids[CONTENT]))
+    return out
+
+
+def flatten_lists(users: np.ndarray, targets: np.ndarray, scores: np.ndarray, user_nids: np.ndarray,
+                  target_nids: np.ndarray, top_k: int | None) -> dict[str, np.ndarray]:
+    """[U, K] lists -> parallel per-edge arrays of internal ids, score and rank (= column + 1),
+    without padding (-1), without nodes missing from the graph (internal id -1), first ``top_k`` columns."""
+    k = targets.shape[1] if top_k is None else min(top_k, targets.shape[1])
+    targets, scores = targets[:, :k], scores[:, :k]
+    u = np.repeat(user_nids[users], k)
+    t_idx = targets.reshape(-1)
+    t = np.where(t_idx >= 0, target_nids[np.maximum(t_idx, 0)], -1)
+    rank = np.tile(np.arange(1, k + 1, dtype=np.int64), len(users))
+    keep = (u >= 0) & (t >= 0)
+    return {"u": u[keep], "t": t[keep], "score": scores.reshape(-1)[keep], "rank": rank[keep]}
+
+
+# ---------------------------------------------------------------- writing (Neo4j)
+@dataclass
+class WritebackResult:
+    """What one write-back did; ``skipped`` when the run was already active."""
+
+    run_id: str
+    interests: int = 0
+    recommendations: int = 0
+    excluded_seen: int = 0
+    embeddings: dict[str, int] = field(default_factory=dict)
+    missing_nodes: dict[str, int] = field(default_factory=dict)
+    previous: list[str] = field(default_factory=list)
+    retired: list[str] = field(default_factory=list)
+    skipped: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def relationships(self) -> int:
+        return self.interests + self.recommendations
+
+
+class _Writer:
+    def __init__(self, g: Graph):
+        self.g = g
+
+    def session(self):
+        return self.g.driver.session(database=self.g.database, notifications_disabled_classifications=QUIET)
+
+    def _errors(self, what: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except ClientError as e:
+            raise GraphError(f"write-back {what} failed: {e.message}") from e
+        except (ServiceUnavailable, SessionExpired, OSError) as e:
+            raise GraphError(f"Neo4j is unreachable at {self.g.uri}: {e}") from e
+
+    def read(self, what: str, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+        def work() -> list[dict[str, Any]]:
+            with self.session() as s:
+                return s.execute_read(lambda tx: [dict(r.items()) for r in tx.run(query, params)])
+        return self._errors(what, work)
+
+    def write(self, what: str, query: LiteralString, **params: Any) -> tuple[list[dict[str, Any]], Any]:
+        """One managed (retried) write transaction; records and counters."""
+        def work() -> tuple[list[dict[str, Any]], Any]:
+            def tx_fn(tx):
+                result = tx.run(query, params)
+                records = [dict(r.items()) for r in result]
+                return records, result.consume().counters
+            with self.session() as s:
+                return s.execute_write(tx_fn)
+        return self._errors(what, work)
+
+    def autocommit(self, what: str, query: LiteralString, **params: Any) -> Any:
+        """An auto-commit query (needed for CALL ... IN TRANSACTIONS)."""
+        def work() -> Any:
+            with self.session() as s:
+                return s.run(query, params).consume().counters
+        return self._errors(what, work)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def check_vector_indexes(g: Graph, dim: int, recreate: bool) -> None:
+    """The emb_gnn vector indexes must have the run's dimension; ``recreate`` drops and recreates
+    them (removing emb_gnn vectors of the old dimension), otherwise GraphError naming both dims."""
+    w = _Writer(g)
+    for label in EMB_LABELS:
+        name = vector_property(label, "emb_gnn").index_name
+        rows = w.read("index check", VECTOR_INDEX_DIM, name=name)
+        have = int(rows[0]["dim"]) if rows and rows[0]["dim"] is not None else None
+        if have == dim:
+            continue
+        if have is not None and not recreate:
+            raise GraphError(f"vector index {name} has dimension {have} but the run's emb_dim is {dim}; "
+                             f"rerun with --recreate-index to drop and recreate {name} with dimension {dim} "
+                             f"(removes existing {label}.emb_gnn vectors)")
+        if have is not None:
+            logger.warning("recreating vector index %s: dimension %d -> %d", name, have, dim)
+            w.write("drop index", DROP_INDEX[label])
+            w.autocommit("remove old emb_gnn", REMOVE_EMB[label], batch=DELETE_BATCH)
+        w.write("create index", CREATE_INDEX[label], dim=dim)
+    w.write("await indexes", "CALL db.awaitIndexes(300)")
+
+
+def _resolve(w: _Writer, label: str, raw_ids: np.ndarray) -> np.ndarray:
+    """Internal id per snapshot row; -1 for nodes no longer in the graph."""
+    out = np.full(len(raw_ids), -1, dtype=np.int64)
+    step = 100_000
+    for start in range(0, len(raw_ids), step):
+        rec = w.read(f"resolve {label}", RESOLVE[label], ids=raw_ids[start:start + step].tolist())[0]
+        out[start + np.asarray(rec["idx"], dtype=np.int64)] = np.asarray(rec["nids"], dtype=np.int64)
+    return out
+
+
+def _create_edges(w: _Writer, what: str, query: LiteralString, arrays: dict[str, np.ndarray], target_key: str,
+                  batch_size: int, **params: Any) -> int:
+    created = 0
+    n = len(arrays["u"])
+    with tqdm(total=n, desc=what, unit="rel", disable=n < 4 * batch_size, leave=False) as bar:
+        for start in range(0, n, batch_size):
+            sl = slice(start, start + batch_size)
+            _, counters = w.write(what, query, u=arrays["u"][sl].tolist(), **{target_key: arrays["t"][sl].tolist()},
+                                  score=arrays["score"][sl].astype(float).tolist(),
+                                  rank=arrays["rank"][sl].tolist(), **params)
+            created += counters.relationships_created
+            bar.update(min(batch_size, n - start))
+    return created
+
+
+def _set_embeddings(w: _Writer, label: str, nids: np.ndarray, emb: np.ndarray, run_id: str) -> int:
+    rows = np.flatnonzero(nids >= 0)
+    for start in range(0, len(rows), EMB_BATCH_SIZE):
+        sel = rows[start:start + EMB_BATCH_SIZE]
+        w.write(f"emb_gnn {label}", SET_EMBEDDINGS, n=nids[sel].tolist(), vec=emb[sel].astype(float).tolist(),
+                run_id=run_id)
+    return len(rows)
+
+
+def delete_run_edges(g: Graph, run_id: str) -> None:
+    """Delete every model edge of one run (batched, auto-commit); declared interests have no run_id."""
+    w = _Writer(g)
+    for rel in (INTERESTED_IN, MAY_LIKE):
+        w.autocommit(f"delete {rel}", DELETE_EDGES[rel], run_id=run_id, batch=DELETE_BATCH)
+
+
+def retire_superseded(g: Graph, keep_previous: int = 0) -> list[str]:
+    """Delete the edges of inactive 'ready' runs beyond the ``keep_previous`` most recent ones."""
+    w = _Writer(g)
+    ids = [r["id"] for r in w.read("list superseded", SUPERSEDED, ready=READY)][keep_previous:]
+    for run_id in ids:
+        # Retired first: a crash mid-delete must not leave a 'ready' run with half its edges.
+        w.write("retire", RETIRE, run_id=run_id, retired=RETIRED, now=_now())
+        delete_run_edges(g, run_id)
+        logger.info("retired run %s (edges deleted)", run_id)
+    return ids
+
+
+def flip(g: Graph, run_id: str) -> list[str]:
+    """Make ``run_id`` (state 'ready') the one active run in a single transaction; previous ids."""
+    records, _ = _Writer(g).write("flip", FLIP, run_id=run_id, ready=READY, now=_now())
+    if not records:
+        raise GraphError(f"run {run_id} is not ready to activate (no ModelRun in state {READY!r})")
+    return records[0]["previous"]
+
+
+def _run_props(run: RunOutputs) -> dict[str, Any]:
+    info = run.info
+    created = info.get("created_at")
+    return {
+        "model": str(info["model"]), "backend": info.get("backend"), "device": info.get("device"),
+        "config": json.dumps(info.get("config", {}), sort_keys=True),
+        "metrics": json.dumps(info.get("metrics", {}), sort_keys=True),
+        "timings": json.dumps(info.get("timings", {}), sort_keys=True),
+        "created_at": datetime.fromisoformat(str(created).replace("Z", "+00:00")) if created else _now(),
+        "emb_dim": run.emb_dim, "snapshot": str(info.get("snapshot", "")), "run_dir": str(run.path.resolve()),
+    }
+
+
+def write_run(g: Graph, run: RunOutputs, cfg: WritebackConfig = WritebackConfig()) -> WritebackResult:
+    """Write (or finish writing) one run and make it the active one; see the module docstring."""
+    w = _Writer(g)
+    result = WritebackResult(run_id=run.run_id)
+    started = time.perf_counter()
+
+    def mark(stage: str, t0: float) -> float:
+        result.timings[stage] = round(time.perf_counter() - t0, 4)
+        return time.perf_counter()
+
+    existing = w.read("get run", GET_RUN, run_id=run.run_id)
+    if existing and existing[0]["run"].get("active") and existing[0]["run"].get("state") == READY:
+        logger.info("run %s is already active; only retiring superseded runs", run.run_id)
+        result.skipped = True
+        result.retired = retire_superseded(g, cfg.keep_previous)
+        return result
+
+    t0 = time.perf_counter()
+    if run.embeddings:
+        check_vector_indexes(g, run.emb_dim, cfg.recreate_index)
+    nids = {label: _resolve(w, label, run.node_ids[label]) for label in (USER, CONTENT, TOPIC)}
+    result.missing_nodes = {lb: int((ids < 0).sum()) for lb, ids in nids.items() if (ids < 0).any()}
+    if result.missing_nodes:
+        logger.warning("nodes of the snapshot no longer in the graph (skipped): %s", result.missing_nodes)
+    t0 = mark("resolve", t0)
+
+    w.write("begin run", BEGIN_RUN, run_id=run.run_id, props=_run_props(run), writing=WRITING)
+    delete_run_edges(g, run.run_id)  # leftovers of an interrupted attempt of this run
+    t0 = mark("cleanup_partial", t0)
+
+    now = _now()
+    common = {"run_id": run.run_id, "model": str(run.info["model"]), "now": now}
+    if run.interests is not None:
+        arrays = flatten_lists(*run.interests, nids[USER], nids[TOPIC], cfg.top_k)
+        result.interests = _create_edges(w, INTERESTED_IN, CREATE_INTERESTS, arrays, "t", cfg.batch_size, **common)
+    t0 = mark("interests", t0)
+    if run.recommendations is not None:
+        arrays = flatten_lists(*run.recommendations, nids[USER], nids[CONTENT], cfg.top_k)
+        result.recommendations = _create_edges(w, MAY_LIKE, CREATE_RECOMMENDATIONS, arrays, "c", cfg.batch_size,
+                                               **common)
+        result.excluded_seen = len(arrays["u"]) - result.recommendations
+        if result.excluded_seen:
+            logger.info("%d recommended items were already interacted with; not written", result.excluded_seen)
+    t0 = mark("recommendations", t0)
+    for label, emb in run.embeddings.items():
+        result.embeddings[label] = _set_embeddings(w, label, nids[label], emb, run.run_id)
+    t0 = mark("embeddings", t0)
+
+    records, _ = w.write("finish run", FINISH_RUN, run_id=run.run_id, writing=WRITING, ready=READY,
+                         interests=result.interests, recommendations=result.recommendations,
+                         excluded_seen=result.excluded_seen, now=_now(), timings=json.dumps(result.timings))
+    if not records:
+        raise GraphError(f"ModelRun {run.run_id} changed state while it was being written (another writer?)")
+    result.previous = flip(g, run.run_id)
+    t0 = mark("flip", t0)
+    result.retired = retire_superseded(g, cfg.keep_previous)
+    mark("retire", t0)
+    result.timings["total"] = round(time.perf_counter() - started, 4)
+    logger.info("run %s active: %d INTERESTED_IN, %d MAY_LIKE in %.2f s", run.run_id, result.interests,
+                result.recommendations, result.timings["total"])
+    return result
+
+
+def writeback(g: Graph, run: str | Path, cfg: WritebackConfig = WritebackConfig()) -> WritebackResult:
+    """Load a run directory (path or run id) and write it back."""
+    return write_run(g, load_run(run, cfg.snapshot), cfg)
+
+
+# ---------------------------------------------------------------- runs
+def _decode(run: dict[str, Any]) -> dict[str, Any]:
+    out = dict(run)
+    for key in ("config", "metrics", "timings", "writeback_timings"):
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    for key, value in out.items():
+        if hasattr(value, "iso_format"):
+            out[key] = value.iso_format()
+    return out
+
+
+def active_run(g: Graph) -> dict[str, Any] | None:
+    """The active ModelRun's properties (JSON fields decoded), or None."""
+    rows = _Writer(g).read("active run", ACTIVE_RUN)
+    return _decode(rows[0]["run"]) if rows else None
+
+
+def list_runs(g: Graph) -> list[dict[str, Any]]:
+    """Every ModelRun, newest first, with the number of edges each has in the graph."""
+    w = _Writer(g)
+    out = []
+    for row in w.read("list runs", LIST_RUNS):
+        run = _decode(row["run"])
+        counts = w.read("count edges", COUNT_EDGES, run_id=run["id"])[0]
+        run["edges_present"] = counts
+        out.append(run)
+    return out
+
+
+def activate(g: Graph, run_id: str, cfg: WritebackConfig = WritebackConfig()) -> WritebackResult:
+    """Roll back (or forward) to ``run_id``: flip if its edges are complete, else rewrite it from
+    its run directory. Its embeddings are rewritten when the run directory is still there."""
+    w = _Writer(g)
+    rows = w.read("get run", GET_RUN, run_id=run_id)
+    if not rows:
+        raise GraphError(f"no ModelRun {run_id!r}; `ikg runs list` shows the known runs")
+    info = rows[0]["run"]
+    run_dir = info.get("run_dir") or ""
+    has_dir = bool(run_dir) and (Path(run_dir) / "run.json").exists()
+    if info.get("state") != READY:
+        if not has_dir:
+            raise GraphError(f"run {run_id} has state {info.get('state')!r} (edges deleted or incomplete) and "
+                             f"its run directory {run_dir!r} is gone; it cannot be restored")
+        return writeback(g, run_dir, cfg)
+    result = WritebackResult(run_id=run_id, interests=info.get("interests", 0),
+                             recommendations=info.get("recommendations", 0))
+    if has_dir:
+        run = load_run(run_dir, cfg.snapshot)
+        if run.embeddings:
+            check_vector_indexes(g, run.emb_dim, cfg.recreate_index)
+        for label, emb in run.embeddings.items():
+            result.embeddings[label] = _set_embeddings(w, label, _resolve(w, label, run.node_ids[label]), emb, run_id)
+    else:
+        logger.warning("run directory of %s is gone: emb_gnn keeps the vectors of the newer run", run_id)
+    result.previous = flip(g, run_id)
+    result.retired = retire_superseded(g, cfg.keep_previous)
+    return result
