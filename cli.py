@@ -610,13 +610,51 @@ def _add_runs(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_runs)
 
 
+# ---------------------------------------------------------------- graphstorm (scale-out export)
+def _export_graphstorm(args: argparse.Namespace) -> int:
+    from graph.errors import ConfigError
+    from graph.graphstorm import to_graphstorm
+    from graph.snapshot import Snapshot
+
+    target = tuple(args.target.split(","))
+    try:
+        split = tuple(float(f) for f in args.split.split(","))
+    except ValueError as e:
+        raise ConfigError(f"--split must be three comma-separated fractions, got {args.split!r}") from e
+    if len(target) != 3:
+        raise ConfigError(f"--target must be SRC,REL,DST, got {args.target!r}")
+    try:
+        task = None if args.no_labels else "link_prediction"
+        conf = to_graphstorm(Snapshot.load(args.snapshot), args.out, task=task, target_etype=target, split=split,
+                             seed=args.seed)
+    except ValueError as e:
+        raise ConfigError(f"ikg export-graphstorm: {e}") from e
+    emit_json(json.loads((conf.parent / "export.json").read_text()))
+    emit(f"GraphStorm config: {conf}")
+    emit(f"build the graph:  cd {conf.parent} && python -m graphstorm.gconstruct.construct_graph "
+         f"--conf-file {conf.name} --output-dir OUT --num-parts N --graph-name ikg --add-reverse-edges")
+    return 0
+
+
+def _add_graphstorm(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-graphstorm",
+                       help="write a snapshot as GraphStorm gconstruct input (Parquet + JSON) for cluster training")
+    p.add_argument("--snapshot", required=True, type=Path, help="snapshot directory (ikg export)")
+    p.add_argument("--out", required=True, type=Path, help="output directory (replaced if a previous export)")
+    p.add_argument("--target", default="User,INTERACTED,Content", help="link-prediction edge type SRC,REL,DST")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test fractions of unique (src, dst) pairs")
+    p.add_argument("--seed", type=int, default=0, help="split seed")
+    p.add_argument("--no-labels", action="store_true", help="no link-prediction split (inference-only graph)")
+    p.set_defaults(func=_export_graphstorm)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
-                _add_report, _add_cypher, _add_export, _add_writeback, _add_runs):
+                _add_report, _add_cypher, _add_export, _add_graphstorm, _add_writeback, _add_runs):
         add(sub)
     return parser
 
