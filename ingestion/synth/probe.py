@@ -126,12 +126,21 @@ def read_world_sample(out: Path) -> WorldSample:
     return WorldSample([r["text"] for r in rows], images, waves, rate, labels)
 
 
-def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0) -> dict[str, float]:
-    """Nearest-centroid primary-topic accuracy per modality (also up to its confusion group) and fused."""
+def train_split(n: int, train_fraction: float = 0.5, seed: int = 0) -> np.ndarray:
+    """Boolean mask of training rows (a seeded random split)."""
+    return np.random.default_rng(seed).random(n) < train_fraction
+
+
+def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0,
+                       extra: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """Nearest-centroid primary-topic accuracy per modality (also up to its confusion group) and fused.
+
+    ``extra`` adds feature blocks (one row per content item, e.g. MiniLM text embeddings) scored
+    alone under their own names; they do not enter the fused score.
+    """
     out = Path(out)
     sample = read_world_sample(out)
-    n = len(sample.texts)
-    train = np.random.default_rng(seed).random(n) < train_fraction
+    train = train_split(len(sample.texts), train_fraction, seed)
     features = {
         "text": text_features(sample.texts),
         "image": np.stack([image_features(p) for p in sample.images]),
@@ -139,4 +148,7 @@ def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0) ->
     }
     derived = json.loads((out / "truth" / "world.json").read_text(encoding="utf-8"))["derived"]
     groups = {m: np.asarray(derived[f"{m}_groups"]) for m in ("text", "image", "audio")}
-    return separability(features, sample.primary, train, groups)
+    scores = separability(features, sample.primary, train, groups)
+    for name, x in (extra or {}).items():
+        scores[name] = separability({name: x}, sample.primary, train)[name]
+    return scores
