@@ -50,6 +50,7 @@ class TrainConfig:
     use_features: bool = True
     exclude_features: tuple[str, ...] = ("emb_gnn",)
     use_id_embeddings: bool = True
+    stats_labels: tuple[str, ...] = ("Content",)
     topic_loss_weight: float = 0.1
     weight_positives: bool = False
     eval_k: int = 20
@@ -81,6 +82,9 @@ class TrainConfig:
         object.__setattr__(self, "fanouts", tuple(int(f) for f in self.fanouts))
         object.__setattr__(self, "negative_kinds", tuple(self.negative_kinds))
         object.__setattr__(self, "exclude_features", tuple(self.exclude_features))
+        object.__setattr__(self, "stats_labels", tuple(self.stats_labels))
+        if set(self.stats_labels) - {"User", "Content"}:
+            raise ConfigError(f"stats_labels may hold User and Content only, got {list(self.stats_labels)}")
         if len(self.fanouts) != self.num_layers or any(f == 0 or f < -1 for f in self.fanouts):
             raise ConfigError(f"fanouts needs one entry per layer ({self.num_layers}), each >= 1 or -1 (all), "
                               f"got {list(self.fanouts)}")

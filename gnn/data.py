@@ -246,7 +246,7 @@ def node_stats(pairs: Pairs, n_users: int, n_content: int, t_ref: float,
         np.maximum.at(last, ids, pairs.last_ts)
         x = raw_node_stats(deg, mass, last, t_ref)
         mean, std = x.mean(axis=0), x.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        std = np.where(std > 1e-6, std, 1.0)
         out[label] = ((x - mean) / std).astype(np.float32)
         norms[label] = [mean.tolist(), std.tolist()]
     norms["mass_scale"] = [[mass_scale]]
@@ -286,8 +286,8 @@ def build_data(snap: Snapshot, cfg: TrainConfig, split: str | None = None) -> Tr
                 mask = snap.feature_masks[lab][prop].astype(bool)
                 features[lab][prop] = (np.where(mask[:, None], x, 0.0).astype(np.float32), mask)
     stats, stats_norm = node_stats(train, num_nodes[USER], num_nodes[CONTENT], t_ref, cfg.half_life_s)
-    for lab, x in stats.items():
-        features[lab][STATS] = (x, np.ones(len(x), dtype=bool))
+    for lab in cfg.stats_labels:
+        features[lab][STATS] = (stats[lab], np.ones(len(stats[lab]), dtype=bool))
 
     arrays = interaction_arrays(snap)
     seen_key = np.unique(arrays["src"].astype(np.int64) * num_nodes[CONTENT] + arrays["dst"].astype(np.int64))

@@ -76,7 +76,7 @@ class InductiveScorer:
         return ((raw - mean) / std).astype(np.float32)
 
     def _with_node(self, label: str, features: dict[str, np.ndarray] | None,
-                   new_edges: dict[tuple, tuple[np.ndarray, np.ndarray]], stats: np.ndarray | None) -> TrainData:
+                   new_edges: dict[tuple, tuple[np.ndarray, np.ndarray]], stats: np.ndarray) -> TrainData:
         """The run's data with one node of ``label`` appended (id = current count) and its edges."""
         d = self.data
         features = features or {}
@@ -87,7 +87,7 @@ class InductiveScorer:
         feats = dict(d.features)
         row_feats = {}
         for prop, (x, mask) in d.features.get(label, {}).items():
-            if prop == STATS and stats is not None:
+            if prop == STATS:
                 row, present = stats.reshape(1, -1), True
             elif prop in features:
                 vec = np.asarray(features[prop], dtype=np.float32).reshape(1, -1)

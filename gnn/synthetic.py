@@ -2,7 +2,7 @@
 
 Each content item has one topic; its ``emb_text`` is a noisy topic direction (missing for a share of
 items, with the mask saying so). Each user has a home topic and draws interactions from it with
-probability ``affinity`` (otherwise from a popularity-skewed global pool), at increasing times over
+probability ``affinity`` (between per_user/2 and 3·per_user/2 interactions each) (otherwise from a popularity-skewed global pool), at increasing times over
 two windows; drifters change home topic in the second window.
 """
 from __future__ import annotations
@@ -44,10 +44,11 @@ def planted_snapshot(world: PlantedWorld = PlantedWorld()) -> tuple[Snapshot, di
     for u in drifters:
         home[u, 1] = (home[u, 0] + 1 + rng.integers(0, T - 1)) % T
     src, dst, ts = [], [], []
-    half = world.per_user // 2
     for u in range(U):
         seen: set[int] = set()
-        times = np.sort(rng.uniform(0, world.days, world.per_user))
+        n_u = int(rng.integers(world.per_user // 2, world.per_user * 3 // 2 + 1))
+        half = n_u // 2
+        times = np.sort(rng.uniform(0, world.days, n_u))
         for j, day in enumerate(times):
             topic = home[u, 0 if j < half else 1]
             for _ in range(50):
