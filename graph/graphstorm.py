@@ -18,6 +18,10 @@ construction tool from inside the directory)::
     splits/<target key>/assignment.parquet  split (int8 0 train, 1 valid, 2 test) per snapshot edge
     id_maps/<Label>.parquet            id (raw) -> nid (snapshot contiguous id), to map results back
     export.json                        what was exported from which snapshot, split counts, notes
+
+GraphStorm saves node embeddings keyed by these raw ids (``<emb dir>/<Label>/*.parquet`` with
+columns ``nid``, ``emb`` after its id remapping); ``read_graphstorm_embeddings`` aligns them back
+to snapshot rows, the layout of a run directory's ``embeddings/<Label>.npy``.
 """
 from __future__ import annotations
 
@@ -254,3 +258,48 @@ def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link
     logger.info("GraphStorm input written to %s: %d node types, %d edge types", out_dir, len(node_confs),
                 len(edge_confs))
     return out_dir / CONFIG_FILE
+
+
+def read_graphstorm_embeddings(emb_dir: Path, snapshot: Snapshot) -> dict[str, np.ndarray]:
+    """GraphStorm's remapped node embeddings as float32 [num_nodes, dim] per label, row i = snapshot id i.
+
+    Raises:
+        InputError: a file lacks ``nid``/``emb``, names an unknown id, or a label misses nodes.
+    """
+    emb_dir = Path(emb_dir)
+    out: dict[str, np.ndarray] = {}
+    for label in snapshot.node_ids:
+        files = sorted((emb_dir / label).glob("*.parquet"))
+        if not files:
+            continue
+        index = snapshot.index_of(label)
+        rows: list[np.ndarray] = []
+        vectors: list[np.ndarray] = []
+        for path in files:
+            table = pq.read_table(path)
+            for col in ("nid", "emb"):
+                if col not in table.column_names:
+                    raise InputError(f"no column {col!r} (has {table.column_names})", file=str(path), field=col)
+            ids = table.column("nid").to_pylist()
+            unknown = [raw for raw in ids if str(raw) not in index]
+            if unknown:
+                raise InputError(f"{len(unknown)} ids not in the snapshot's {label} nodes",
+                                 file=str(path), field="nid", value=unknown[0])
+            rows.append(np.fromiter((index[str(raw)] for raw in ids), dtype=np.int64, count=len(ids)))
+            emb = table.column("emb").combine_chunks()
+            flat = np.asarray(emb.flatten().to_numpy(zero_copy_only=False), dtype=np.float32)
+            dim = len(emb[0]) if len(emb) else 0
+            if flat.size != len(emb) * dim:
+                raise InputError("embeddings of unequal length", file=str(path), field="emb")
+            vectors.append(flat.reshape(len(emb), dim))
+        row = np.concatenate(rows)
+        matrix = np.zeros((snapshot.num_nodes(label), vectors[0].shape[1]), dtype=np.float32)
+        matrix[row] = np.concatenate(vectors)
+        covered = np.zeros(snapshot.num_nodes(label), dtype=bool)
+        covered[row] = True
+        if not covered.all():
+            missing = snapshot.node_ids[label][int(np.flatnonzero(~covered)[0])]
+            raise InputError(f"{int((~covered).sum())} of {len(covered)} {label} nodes have no embedding",
+                             file=str(emb_dir / label), field="nid", value=missing)
+        out[label] = matrix
+    return out

@@ -10,7 +10,7 @@ import pytest
 
 import cli
 from graph.errors import InputError
-from graph.graphstorm import split_pairs, to_graphstorm
+from graph.graphstorm import read_graphstorm_embeddings, split_pairs, to_graphstorm
 from graph.snapshot import Snapshot
 
 TARGET = ("User", "INTERACTED", "Content")
@@ -191,3 +191,29 @@ def test_cli_export_graphstorm(tmp_path, capsys):
     assert export["split"]["fractions"] == [0.5, 0.25, 0.25] and export["split"]["seed"] == 7
     assert cli.main(["export-graphstorm", "--snapshot", str(tmp_path / "snap"), "--out", str(tmp_path / "gs2"),
                      "--split", "a,b,c"]) == 2
+
+
+def _write_embeddings(folder, ids: list[str], vectors: list[list[float]], name: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"emb": pa.array(vectors, type=pa.list_(pa.float32())), "nid": pa.array(ids)}),
+                   folder / name)
+
+
+def test_graphstorm_embeddings_map_back_to_snapshot_rows(tmp_path):
+    snap = _tiny()
+    _write_embeddings(tmp_path / "emb" / "User", ["u3", "u1"], [[3, 3], [1, 1]], "embed-00000_00000.parquet")
+    _write_embeddings(tmp_path / "emb" / "User", ["u2"], [[2, 2]], "embed-00001_00000.parquet")
+    got = read_graphstorm_embeddings(tmp_path / "emb", snap)
+    assert set(got) == {"User"}
+    np.testing.assert_array_equal(got["User"], [[1, 1], [2, 2], [3, 3]])
+    assert got["User"].dtype == np.float32
+
+
+def test_graphstorm_embeddings_errors_are_named(tmp_path):
+    snap = _tiny()
+    _write_embeddings(tmp_path / "a" / "User", ["u1", "u2"], [[1.0], [2.0]], "e.parquet")
+    with pytest.raises(InputError, match="1 of 3 User nodes have no embedding"):
+        read_graphstorm_embeddings(tmp_path / "a", snap)
+    _write_embeddings(tmp_path / "b" / "User", ["u1", "u2", "u3", "zz"], [[1.0]] * 4, "e.parquet")
+    with pytest.raises(InputError, match="field 'nid': 1 ids not in the snapshot's User nodes"):
+        read_graphstorm_embeddings(tmp_path / "b", snap)
