@@ -15,17 +15,38 @@ HALF = 0.5 ** (1 / 30)  # one day of decay with the default 30-day half-life
 COSINE = {"c2~c5": (1 + 1.5 / math.sqrt(2 * 1.25)) / 2, "c2~c1": (1 + 1 / math.sqrt(2)) / 2}
 
 
+_STATE: dict = {"clean": False, "keys": None}
+
+
 @pytest.fixture()
-def app(graph, neo4j_settings):
-    build(graph)
+def known(session_graph):
+    """The known graph and one key per role, rebuilt only after a test that changed it."""
+    if not _STATE["clean"]:
+        session_graph.write("MATCH (n) DETACH DELETE n")
+        build(session_graph)
+        _STATE["keys"] = {role: create_key(session_graph, f"test-{role}", role)[0]
+                          for role in ("read", "write", "admin")}
+        _STATE["clean"] = True
+    return session_graph
+
+
+@pytest.fixture()
+def graph(known):
+    """The known graph, for a test that changes it (it is rebuilt for the next test)."""
+    _STATE["clean"] = False
+    return known
+
+
+@pytest.fixture(scope="module")
+def app(neo4j_settings):
     app = create_app(ApiConfig(neo4j=neo4j_settings, key_cache_ttl_s=0))
     yield app
     app.extensions["ikg_graph"].close()
 
 
 @pytest.fixture()
-def keys(graph):
-    return {role: create_key(graph, f"test-{role}", role)[0] for role in ("read", "write", "admin")}
+def keys(known):
+    return _STATE["keys"]
 
 
 @pytest.fixture()
@@ -277,7 +298,7 @@ def test_oversize_body_is_413(client, keys):
 
 
 # ---------------------------------------------------------------- events
-def test_posted_event_changes_interests_immediately(client, keys):
+def test_posted_event_changes_interests_immediately(client, keys, graph):
     response = client.post("/v1/events", headers={"X-API-Key": keys["write"]}, json={
         "user": "chen", "content": "c3", "kind": "like", "ts": "2026-01-10T10:00:00Z", "weight": 1.0})
     assert response.status_code == 202, response.get_json()
@@ -320,10 +341,10 @@ COUNT = "MATCH (n) OPTIONAL MATCH (n)-[r]->() RETURN count(DISTINCT n) AS nodes,
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
-def test_injection_attempts_change_nothing(client, graph, keys, hostile):
+def test_injection_attempts_change_nothing(client, known, keys, hostile):
     from urllib.parse import quote
 
-    before = graph.read(COUNT)
+    before = known.read(COUNT)
     q = quote(hostile, safe="")
     urls = [f"/v1/users/{q}/interests", f"/v1/users/{q}/neighborhood", f"/v1/users/{q}/recommendations",
             f"/v1/users/ada/recommendations?topic={q}", f"/v1/users/{q}/similar", f"/v1/content/{q}/similar",
@@ -338,7 +359,7 @@ def test_injection_attempts_change_nothing(client, graph, keys, hostile):
     response = client.post("/v1/events", headers={"X-API-Key": keys["write"]},
                            json={"user": hostile, "content": "c1", "kind": "view", "ts": 0})
     assert response.status_code in (404, 422)
-    assert graph.read(COUNT) == before
+    assert known.read(COUNT) == before
 
 
 # ---------------------------------------------------------------- ops
