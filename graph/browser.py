@@ -28,6 +28,7 @@ ASSETS_HOST = "127.0.0.1"
 ALLOWLIST = ("guides.neo4j.com", "localhost", ASSETS_HOST)
 ALLOWLIST_KEY = "browser.remote_content_hostname_whitelist"
 POST_CONNECT_KEY = "browser.post_connect_cmd"
+TELEMETRY_KEY = "client.allow_telemetry"  # offline machines: no usage banner, no calls home
 KEEP = "keep"
 _QUERY_SLOT = re.compile(r"\{\{\s*query\s+([a-z0-9_]+)((?:\s+\w+=(?:'[^']*'|[^\s}]+))*)\s*\}\}")
 _ARG = re.compile(r"(\w+)=('[^']*'|[^\s}]+)")
@@ -51,7 +52,8 @@ def post_connect_commands(cfg: ServerConfig) -> list[str]:
 def conf_lines(cfg: ServerConfig) -> list[tuple[str, str]]:
     """neo4j.conf settings for Browser; a key the config's ``extra_conf`` sets is left to it."""
     own = {key for key, _ in cfg.extra_conf}
-    lines = [(ALLOWLIST_KEY, ",".join(ALLOWLIST)), (POST_CONNECT_KEY, "; ".join(post_connect_commands(cfg)))]
+    lines = [(ALLOWLIST_KEY, ",".join(ALLOWLIST)), (POST_CONNECT_KEY, "; ".join(post_connect_commands(cfg))),
+             (TELEMETRY_KEY, "false")]
     return [(key, value) for key, value in lines if key not in own]
 
 

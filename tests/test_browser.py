@@ -1,0 +1,254 @@
+"""Neo4j Browser end to end: headless Chromium logs in to the managed test server, gets our style
+and guide from post_connect_cmd, runs the guide's neighbourhood query and saves a screenshot
+whose node colours must be the ones of cypher/browser/style.grass.
+
+Chromium is driven over the DevTools protocol on a pipe (``--remote-debugging-pipe``: JSON
+messages separated by NUL on fds 3/4), so no extra package is needed. Skipped only when
+``chromium`` is not installed.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from graph import browser
+from graph.settings import PROJECT_ROOT, Neo4jSettings, ServerConfig
+from tests import known_graph
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--remote-debugging-pipe",
+         "--window-size=1400,1000", "--hide-scrollbars")
+SCREENSHOT_DIR = PROJECT_ROOT / "var" / "screenshots"
+DOCS_IMAGE = PROJECT_ROOT / "docs" / "img" / "browser-neighbourhood.png"
+USER = "u1"
+TIMEOUT_S = 60.0
+
+
+class Chromium:
+    """A headless Chromium page driven over the DevTools protocol on a pipe."""
+
+    def __init__(self, profile: Path):
+        cmd_r, self._cmd_w = os.pipe()
+        self._out_r, out_w = os.pipe()
+
+        def wire_fds() -> None:  # in the child: fd 3 = commands in, fd 4 = replies out
+            high_r, high_w = fcntl.fcntl(cmd_r, fcntl.F_DUPFD, 10), fcntl.fcntl(out_w, fcntl.F_DUPFD, 10)
+            os.dup2(high_r, 3)
+            os.dup2(high_w, 4)
+
+        # close_fds=False: the child keeps fds 3/4 (dup2 makes them inheritable); all our other
+        # descriptors are close-on-exec anyway
+        self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                     preexec_fn=wire_fds, close_fds=False,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(cmd_r)
+        os.close(out_w)
+        self._buffer = b""
+        self._next_id = 0
+        self.session: str | None = None
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Page.enable")
+        self.call("Emulation.setDeviceMetricsOverride", width=1400, height=1000, deviceScaleFactor=1, mobile=False)
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params}
+        if self.session and not method.startswith("Target."):
+            message["sessionId"] = self.session
+        os.write(self._cmd_w, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def _read(self) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._out_r, 1 << 16)
+            if not chunk:
+                raise RuntimeError("chromium closed the DevTools pipe")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def js(self, expression: str) -> Any:
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"JS error in {expression!r}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, what: str, timeout: float = TIMEOUT_S) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = self.js(expression)
+            if value:
+                return value
+            time.sleep(0.25)
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; page text: "
+                             f"{self.js('document.body.innerText.slice(0, 1500)')!r}")
+
+    def screenshot(self, clip: dict[str, float] | None = None) -> bytes:
+        import base64
+
+        params: dict[str, Any] = {"format": "png"}
+        if clip:
+            params["clip"] = {**clip, "scale": 1}
+        return base64.b64decode(self.call("Page.captureScreenshot", **params)["data"])
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        os.close(self._cmd_w)
+        os.close(self._out_r)
+
+
+# ---------------------------------------------------------------- page helpers
+def _click(page: Chromium, selector: str, index: int = 0) -> None:
+    page.wait_for(f"document.querySelectorAll({json.dumps(selector)}).length > {index}", selector)
+    page.js(f"document.querySelectorAll({json.dumps(selector)})[{index}].click()")
+
+
+def _run_editor(page: Chromium, text: str | None = None) -> None:
+    """Run what is in the editor, after typing ``text`` into it if given."""
+    if text is not None:
+        page.js("document.querySelector('[data-testid=\"activeEditor\"] textarea').focus()")
+        page.call("Input.insertText", text=text)
+    _click(page, '[data-testid="editor-Run"]')
+
+
+def _frames(page: Chromium) -> int:
+    return page.js("document.querySelectorAll('[data-testid=\"frame\"]').length")
+
+
+def _guide_blocks(page: Chromium) -> list[str]:
+    return page.js("Array.from(document.querySelectorAll('[data-testid=\"carousel\"] pre.runnable'))"
+                   ".map(e => e.textContent)") or []
+
+
+def _goto_slide_with(page: Chromium, needle: str) -> int:
+    """Press 'next' in the guide until a runnable block contains ``needle``; its index."""
+    for _ in range(20):
+        for i, text in enumerate(_guide_blocks(page)):
+            if needle in text:
+                return i
+        _click(page, '[data-testid="nextSlide"]')
+        time.sleep(0.3)
+    raise AssertionError(f"no guide slide has a block containing {needle!r}")
+
+
+def _hex(color: str) -> tuple[int, int, int]:
+    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def grass_node_colors(path: Path = browser.ASSETS_DIR / browser.STYLE_FILE) -> dict[str, tuple[int, int, int]]:
+    """label -> fill colour, read from the GraSS file."""
+    text = path.read_text()
+    return {m[0]: _hex(m[1]) for m in re.findall(r"node\.(\w+)\s*\{[^}]*?\bcolor:\s*(#[0-9A-Fa-f]{6})", text)}
+
+
+def color_counts(png: bytes) -> dict[tuple[int, int, int], int]:
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return {rgb: n for n, rgb in image.getcolors(maxcolors=1 << 24)}
+
+
+# ---------------------------------------------------------------- tests
+def test_grass_colors_parse():
+    colors = grass_node_colors()
+    assert set(colors) >= {"User", "Content", "Topic"}
+    assert len(set(colors.values())) == len(colors), "each label needs its own colour"
+
+
+def test_conf_points_browser_at_our_assets(server_config: ServerConfig | None):
+    if server_config is None:
+        pytest.skip("NEO4J_URI is set: the managed server (and its Browser settings) is not used")
+    conf = (server_config.home / "conf" / "neo4j.conf").read_text()
+    base = browser.assets_url(server_config)
+    assert f"{browser.POST_CONNECT_KEY}=style {base}/{browser.STYLE_FILE};" in conf
+    assert f"play {base}/{browser.GUIDE_FILE}" in conf
+    assert f"{browser.ALLOWLIST_KEY}=" in conf and browser.ASSETS_HOST in conf
+    for name in (browser.STYLE_FILE, browser.GUIDE_FILE):
+        with urllib.request.urlopen(f"{base}/{name}", timeout=5) as resp:
+            assert resp.status == 200 and resp.headers["Access-Control-Allow-Origin"] == "*"
+            assert resp.read() == (browser.ASSETS_DIR / name).read_bytes()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (scripts/setup.sh --browser installs it)")
+def test_browser_guide_draws_styled_neighbourhood(graph, server_config: ServerConfig | None,
+                                                  neo4j_settings: Neo4jSettings):
+    if server_config is None:
+        pytest.skip("NEO4J_URI is set: the managed server (and its Browser settings) is not used")
+    known_graph.build(graph)
+    with tempfile.TemporaryDirectory() as profile:
+        page = Chromium(Path(profile))
+        try:
+            png, frame_png = _drive(page, server_config, neo4j_settings.username, neo4j_settings.password)
+        finally:
+            page.close()
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    (SCREENSHOT_DIR / "browser-neighbourhood.png").write_bytes(png)
+    (SCREENSHOT_DIR / "browser-neighbourhood-frame.png").write_bytes(frame_png)
+    DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
+    DOCS_IMAGE.write_bytes(frame_png)
+
+    counts = color_counts(frame_png)
+    assert len(counts) > 200, f"the frame looks blank: only {len(counts)} distinct colours"
+    for label, rgb in grass_node_colors().items():
+        if label == "ModelRun":
+            continue  # not part of a neighbourhood
+        assert counts.get(rgb, 0) > 300, f"{label} colour {rgb} from style.grass is not drawn ({counts.get(rgb, 0)} px)"
+
+
+def _drive(page: Chromium, cfg: ServerConfig, username: str, password: str) -> tuple[bytes, bytes]:
+    page.call("Page.navigate", url=cfg.browser_url)
+    page.wait_for("!!document.querySelector('[data-testid=\"password\"]')", "the connect form")
+    for field, value in (("username", username), ("password", password)):
+        page.js(f"document.querySelector('[data-testid=\"{field}\"]').focus()")
+        page.call("Input.insertText", text=value)
+    _click(page, '[data-testid="connect"]')
+    # post_connect_cmd: the style is loaded, then our guide opens as a frame (a carousel of slides)
+    page.wait_for("document.querySelectorAll('[data-testid=\"carousel\"] pre.runnable').length > 0",
+                  "the guide from post_connect_cmd")
+    before = _frames(page)
+    _run_editor(page, f":param user_id => '{USER}'")
+    page.wait_for(f"document.querySelectorAll('[data-testid=\"frame\"]').length > {before}", ":param frame")
+    time.sleep(2.0)
+    index = _goto_slide_with(page, "INTERESTED_IN_HIGH")
+    for block in (index - 1, index):  # the slide's :param block, then the query
+        before = _frames(page)
+        _click(page, '[data-testid="carousel"] pre.runnable', block)
+        _run_editor(page)
+        page.wait_for(f"document.querySelectorAll('[data-testid=\"frame\"]').length > {before}",
+                      f"the frame of guide block {block}")
+        time.sleep(2.0)  # `:param x => v` evaluates v with a Cypher round trip after its frame appears
+    page.wait_for("document.querySelectorAll('[data-testid=\"frame\"] svg g.node').length >= 8",
+                  "the graph view with the user's neighbourhood")
+    time.sleep(4)  # let the force layout settle
+    error = page.js("Array.from(document.querySelectorAll('[data-testid=\"frame\"]'))"
+                    ".map(f => f.innerText).find(t => /Error/.test(t)) || ''")
+    assert not error, f"a Browser frame shows an error: {error[:500]}"
+    rect = page.js("(() => { const f = Array.from(document.querySelectorAll('[data-testid=\"frame\"]'))"
+                   ".find(f => f.querySelector('svg g.node')); const r = f.getBoundingClientRect();"
+                   " return {x: r.x, y: r.y, width: r.width, height: r.height}; })()")
+    return page.screenshot(), page.screenshot(clip=rect)
+
