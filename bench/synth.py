@@ -36,6 +36,7 @@ CASES = [
 ]
 MILLION = ("1M users, no media", 1_000_000, 50_000, 100, False)
 SEPARABILITY = [(1_000, 20), (1_000, 40)]  # (content items, topics), default noise
+TRUTH_USERS = 100_000  # the case whose behaviour is checked against the planted truth
 
 
 def _peak_rss_mb() -> float:
@@ -62,6 +63,9 @@ def _child(spec: dict) -> dict:
         return _writer_floor(out, spec["rows"], spec["users"], spec["content"])
     if spec["kind"] == "media_floor":
         return _media_floor(out, spec["items"])
+    if spec["kind"] == "truth":
+        from ingestion.synth.probe import truth_consistency
+        return {"seconds": 0.0, "truth": truth_consistency(out)}
     if spec["kind"] == "separability":
         return _separability(out, spec["content"], spec["topics"])
     cfg = WorldConfig(n_users=spec["users"], n_content=spec["content"], n_topics=spec["topics"], seed=0)
@@ -162,7 +166,7 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     cases = [MILLION] if args.only_million else CASES + ([MILLION] if args.million else [])
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ikg-bench-synth-"))
-    lines, separ = [], []
+    lines, separ, truth = [], [], []
     load_before = os.getloadavg()
     try:
         base = _run_child({"kind": "imports", "out": str(work / "none")})
@@ -173,6 +177,8 @@ def main() -> int:
             res = _run_child({"kind": "world", "out": str(out), "users": users, "content": content,
                               "topics": topics, "media": media})
             lines.append((name, res))
+            if users == TRUTH_USERS:
+                truth.append((name, _run_child({"kind": "truth", "out": str(out)})["truth"]))
             if media:
                 floor = _run_child({"kind": "media_floor", "out": str(out) + "_floor", "items": content})
                 lines.append((f"baseline: PNG+WAV encode of {content:,} blank items", floor))
@@ -211,6 +217,20 @@ def main() -> int:
                    "modulation. \"up to\" columns count a prediction inside the modality's confusion group "
                    "as correct. The last column scores the platform's MiniLM text embeddings (384-d) alone, "
                    "to check that the word lists embed meaningfully.\n\n" + sep_table + "\n")
+    truth_section = "".join(
+        f"\n## Behaviour vs planted truth ({name}; `probe.truth_consistency`)\n\n"
+        "| measure | value | expected from the parameters |\n|---|---:|---|\n"
+        f"| interactions with an item having a planted topic of that window | {t['on_interest_share']:.3f} | "
+        f">= 1 - noise_rate = 0.9 |\n"
+        f"| users with >= 10 interactions having >= 70 % such interactions | {t['active_users_at_least_70pct']:.3f} | "
+        f"close to 1 |\n"
+        f"| drifters: share on their new topics, window before the switch | "
+        f"{t['drifters_new_topic_share_before']:.3f} | only noise draws (~0) |\n"
+        f"| drifters: share on their new topics, window of the switch | {t['drifters_new_topic_share_after']:.3f} | "
+        f"~0.9 minus items also carrying an old topic |\n"
+        f"| follows whose users share a window-0 topic | {t['follows_sharing_topic']:.3f} | >= homophily = 0.8 |\n"
+        f"| same, followees shuffled (baseline) | {t['follows_sharing_topic_shuffled']:.3f} | chance |\n"
+        for name, t in truth)
     report = (f"# `ikg synth` generation speed and memory\n\n"
               f"Command: `.venv/bin/python bench/synth.py{' --million' if args.million else ''}"
               f"{' --only-million' if args.only_million else ''}`; {platform.python_version()} on "
@@ -220,7 +240,7 @@ def main() -> int:
               f"Each case runs in a fresh process; peak RSS is that process's `ru_maxrss`. Parquet (zstd); "
               f"defaults otherwise (3 windows, 8 interactions per user and window, 6 follows per user).\n\n"
               f"{table}\n\nStage seconds (world sampling / content+text+media / users+interactions+follows+truth):\n"
-              f"{stages}\n{sep_section}")
+              f"{stages}\n{truth_section}{sep_section}")
     sys.stdout.write(report)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     if args.only_million and RESULTS.exists():

@@ -15,7 +15,7 @@ from PIL import Image
 from cli import main as ikg
 from graph.errors import ConfigError
 from ingestion.synth.generate import SCHEMAS, GenerateOptions, generate, prepare_out
-from ingestion.synth.probe import world_separability
+from ingestion.synth.probe import truth_consistency, world_separability
 from ingestion.synth.world import VALID_KINDS, WorldConfig
 
 TABLES = ("topics", "content", "content_topics", "users", "interactions", "follows")
@@ -179,6 +179,14 @@ def test_follows_are_homophilous(medium):
     shuffled = np.random.default_rng(0).permutation(follows.dst.to_numpy())
     baseline = np.mean([bool(first[s] & first[d]) for s, d in zip(follows.src, shuffled)])
     assert shared >= MEDIUM.homophily - 0.05 and shared > 2 * baseline
+
+
+def test_truth_consistency_report_matches_independent_count(medium):
+    inter, _, _ = _hits(medium)
+    report = truth_consistency(medium)
+    assert report["on_interest_share"] == pytest.approx(inter.hit.mean())
+    assert report["drifters_new_topic_share_before"] < 0.1 < 0.7 < report["drifters_new_topic_share_after"]
+    assert report["follows_sharing_topic"] > 2 * report["follows_sharing_topic_shuffled"]
 
 
 def test_modalities_are_separable_but_each_imperfect(tmp_path):

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import soundfile as sf
@@ -152,3 +154,69 @@ def world_separability(out: Path, train_fraction: float = 0.5, seed: int = 0,
     for name, x in (extra or {}).items():
         scores[name] = separability({name: x}, sample.primary, train)[name]
     return scores
+
+
+# ---------------------------------------------------------------- ground truth vs behaviour
+def _table(path_stem: Path) -> pa.Table:
+    for ext, read in (("parquet", pq.read_table), ("csv", pacsv.read_csv)):
+        path = path_stem.with_suffix(f".{ext}")
+        if path.exists():
+            return read(path)
+    raise FileNotFoundError(f"no {path_stem.name}.parquet or .csv in {path_stem.parent}")
+
+
+def _index(column: pa.ChunkedArray, prefix: str) -> np.ndarray:
+    """Integer part of generated ids (``u12`` → 12)."""
+    return pc.cast(pc.utf8_slice_codeunits(column, len(prefix)), pa.int64()).to_numpy()
+
+
+def _padded(rows: np.ndarray, values: np.ndarray, n_rows: int, width: int = 3) -> np.ndarray:
+    """(n_rows, width) matrix of ``values`` grouped by ``rows``, -1 padded."""
+    order = np.argsort(rows, kind="stable")
+    rows, values = rows[order], values[order]
+    slot = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+    out = np.full((n_rows, width), -1, dtype=np.int64)
+    out[rows, slot] = values
+    return out
+
+
+def _share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise: do the -1 padded topic sets a and b intersect?"""
+    return ((a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)).any(axis=(1, 2))
+
+
+def truth_consistency(out: Path) -> dict[str, float]:
+    """How behaviour follows the planted truth: on-interest share, drifters' shift, follow homophily."""
+    out = Path(out)
+    doc = json.loads((out / "truth" / "world.json").read_text(encoding="utf-8"))
+    n_users, n_content = doc["config"]["n_users"], doc["config"]["n_content"]
+    n_windows, start, span = len(doc["windows"]), doc["derived"]["start_ts"], doc["derived"]["window_seconds"]
+    ct = _table(out / "content_topics")
+    ctop = _padded(_index(ct["content"], "c"), _index(ct["topic"], "t"), n_content)
+    ut = _table(out / "truth" / "user_topics")
+    key = _index(ut["user"], "u") * n_windows + ut["window"].to_numpy()
+    planted = _padded(key, _index(ut["topic"], "t"), n_users * n_windows).reshape(n_users, n_windows, 3)
+    inter = _table(out / "interactions")
+    user, item = _index(inter["user"], "u"), _index(inter["content"], "c")
+    window = (inter["ts"].to_numpy() - start) // span
+    hit = _share(ctop[item], planted[user, window])
+    counts = np.bincount(user, minlength=n_users)
+    per_user = np.bincount(user, weights=hit, minlength=n_users) / np.maximum(counts, 1)
+    drift = _table(out / "truth" / "drifters")
+    switch = np.full(n_users, -1)
+    switch[_index(drift["user"], "u")] = drift["to_window"].to_numpy()
+    to_w = switch[user]
+    new_only = (_share(ctop[item], planted[user, np.maximum(to_w, 0)])
+                & ~_share(ctop[item], planted[user, np.maximum(to_w - 1, 0)]))
+    before, after = (to_w >= 0) & (window == to_w - 1), (to_w >= 0) & (window == to_w)
+    fol = _table(out / "follows")
+    src, dst = _index(fol["src"], "u"), _index(fol["dst"], "u")
+    shuffled = np.random.default_rng(0).permutation(dst)
+    return {
+        "on_interest_share": float(hit.mean()),
+        "active_users_at_least_70pct": float((per_user[counts >= 10] >= 0.7).mean()),
+        "drifters_new_topic_share_before": float(new_only[before].mean()),
+        "drifters_new_topic_share_after": float(new_only[after].mean()),
+        "follows_sharing_topic": float(_share(planted[src, 0], planted[dst, 0]).mean()),
+        "follows_sharing_topic_shuffled": float(_share(planted[src, 0], planted[shuffled, 0]).mean()),
+    }
