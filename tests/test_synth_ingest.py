@@ -33,3 +33,19 @@ def test_synthetic_world_ingests_cleanly_with_embeddings(graph, tmp_path):
                    "topics": rows["topics"], "subtopic_of": cfg.n_topics,
                    "content_topics": rows["content_topics"], "interactions": rows["interactions"],
                    "follows": rows["follows"]}
+
+
+def test_csv_world_reads_without_rejects(tmp_path):
+    from ingestion.quarantine import ErrorPolicy
+    from ingestion.readers import read_dataset
+
+    out = tmp_path / "csv"
+    generate(WorldConfig(n_users=40, n_content=20, n_topics=6, seed=4), out,
+             GenerateOptions(fmt="csv", progress=False))
+    policy = ErrorPolicy("quarantine")
+    ds = read_dataset([out], policy, {"text": 384, "image": 1280, "audio": 120})
+    rows = json.loads((out / "truth" / "world.json").read_text())["tables"]
+    assert policy.rejected == []
+    assert ds.rows_read == {t: rows[t] for t in ("users", "topics", "content", "content_topics",
+                                                  "interactions", "follows")}
+    assert all(c.image is not None and c.image.is_file() for c in ds.table("content"))
