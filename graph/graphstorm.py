@@ -90,9 +90,12 @@ def _feature_column(arr: np.ndarray, mask: np.ndarray) -> pa.FixedSizeListArray:
     return pa.FixedSizeListArray.from_arrays(pa.array(dense.reshape(-1)), dense.shape[1])
 
 
-def _node_table(snapshot: Snapshot, label: str) -> tuple[pa.Table, list[dict]]:
-    columns: dict[str, pa.Array] = {NODE_ID_COL: pa.array(snapshot.node_ids[label].astype(str).tolist(),
-                                                          type=pa.string())}
+def _raw_ids(snapshot: Snapshot, label: str) -> pa.Array:
+    return pa.array(snapshot.node_ids[label].astype(str).tolist(), type=pa.string())
+
+
+def _node_table(snapshot: Snapshot, label: str, raw: dict[str, pa.Array]) -> tuple[pa.Table, list[dict]]:
+    columns: dict[str, pa.Array] = {NODE_ID_COL: raw[label]}
     features: list[dict] = []
     for prop, arr in snapshot.features.get(label, {}).items():
         mask = snapshot.feature_masks[label][prop].astype(bool, copy=False)
@@ -104,14 +107,11 @@ def _node_table(snapshot: Snapshot, label: str) -> tuple[pa.Table, list[dict]]:
     return pa.table(columns), features
 
 
-def _edge_table(snapshot: Snapshot, etype: EdgeType) -> tuple[pa.Table, list[dict]]:
-    src_label, _, dst_label = etype
+def _edge_table(snapshot: Snapshot, etype: EdgeType, raw: dict[str, pa.Array]) -> tuple[pa.Table, list[dict]]:
     arrays = snapshot.edges[etype]
     name = f"edges/{edge_key(etype)}.npz"
-    columns: dict[str, pa.Array] = {
-        SRC_COL: pa.array(snapshot.node_ids[src_label][arrays["src"]].astype(str).tolist(), type=pa.string()),
-        DST_COL: pa.array(snapshot.node_ids[dst_label][arrays["dst"]].astype(str).tolist(), type=pa.string()),
-    }
+    columns: dict[str, pa.Array] = {SRC_COL: raw[etype[0]].take(pa.array(arrays["src"])),
+                                    DST_COL: raw[etype[2]].take(pa.array(arrays["dst"]))}
     kinds = snapshot.manifest.get("interaction_kinds")
     features: list[dict] = []
     for key, arr in arrays.items():
@@ -121,7 +121,7 @@ def _edge_table(snapshot: Snapshot, etype: EdgeType) -> tuple[pa.Table, list[dic
             codes = arr.astype(np.int64)
             if len(codes) and (codes.min() < 0 or codes.max() >= len(kinds)):
                 raise InputError(f"kind codes outside 0..{len(kinds) - 1}", file=name, field="kind")
-            columns[key] = pa.array(np.asarray(kinds, dtype=object)[codes].tolist(), type=pa.string())
+            columns[key] = pa.array(list(kinds), type=pa.string()).take(pa.array(codes))
         elif arr.dtype.kind == "f":
             columns[key] = pa.array(arr, from_pandas=True)  # NaN (absent) -> null
         else:
@@ -135,26 +135,25 @@ def _edge_table(snapshot: Snapshot, etype: EdgeType) -> tuple[pa.Table, list[dic
     return pa.table(columns), features
 
 
-def _write_split(snapshot: Snapshot, etype: EdgeType, part: np.ndarray, out: Path) -> tuple[dict, dict]:
+def _write_split(snapshot: Snapshot, etype: EdgeType, part: np.ndarray, raw: dict[str, pa.Array],
+                 out: Path) -> tuple[dict, dict]:
     """Write the per-part pair files and the per-edge assignment; return (custom split conf, counts)."""
     arrays = snapshot.edges[etype]
     folder = out / "splits" / edge_key(etype)
     folder.mkdir(parents=True)
-    src_raw = snapshot.node_ids[etype[0]]
-    dst_raw = snapshot.node_ids[etype[2]]
+    width = int(arrays["dst"].max()) + 1
+    keys = arrays["src"].astype(np.int64) * width + arrays["dst"].astype(np.int64)
     conf: dict = {}
     counts: dict = {}
     for code, name in enumerate(SPLIT_NAMES):
         rows = np.flatnonzero(part == code)
-        pairs = np.unique(np.stack([arrays["src"][rows], arrays["dst"][rows]], axis=1), axis=0) \
-            if len(rows) else np.zeros((0, 2), dtype=np.int64)
+        pairs = np.unique(keys[rows])
         counts[name] = {"edges": int(len(rows)), "pairs": int(len(pairs))}
         if not len(pairs):
             continue  # gconstruct treats a missing part as empty
         rel = f"splits/{edge_key(etype)}/{name}.parquet"
-        pq.write_table(pa.table({SRC_COL: pa.array(src_raw[pairs[:, 0]].astype(str).tolist(), type=pa.string()),
-                                 DST_COL: pa.array(dst_raw[pairs[:, 1]].astype(str).tolist(), type=pa.string())}),
-                       out / rel)
+        pq.write_table(pa.table({SRC_COL: raw[etype[0]].take(pa.array(pairs // width)),
+                                 DST_COL: raw[etype[2]].take(pa.array(pairs % width))}), out / rel)
         conf[name] = rel
     pq.write_table(pa.table({"split": pa.array(part)}), folder / "assignment.parquet")
     conf["column"] = [SRC_COL, DST_COL]
@@ -192,12 +191,13 @@ def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link
     for sub in ("nodes", "edges", "id_maps"):
         (tmp / sub).mkdir(parents=True)
 
+    raw = {label: _raw_ids(snapshot, label) for label in snapshot.node_ids}
     node_confs = []
     for label, ids in snapshot.node_ids.items():
         if len(ids) == 0:
             logger.info("node type %s has no nodes; left out", label)
             continue
-        table, features = _node_table(snapshot, label)
+        table, features = _node_table(snapshot, label, raw)
         pq.write_table(table, tmp / "nodes" / f"{label}.parquet")
         pq.write_table(pa.table({NODE_ID_COL: table.column(NODE_ID_COL),
                                  "nid": pa.array(np.arange(len(ids), dtype=np.int64))}),
@@ -216,7 +216,7 @@ def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link
             skipped.append(list(etype))
             logger.info("edge type %s has no edges; left out", etype)
             continue
-        table, features = _edge_table(snapshot, etype)
+        table, features = _edge_table(snapshot, etype, raw)
         rel = f"edges/{edge_key(etype)}.parquet"
         pq.write_table(table, tmp / rel)
         conf = {"relation": list(etype), "format": {"name": "parquet"}, "files": [rel],
@@ -226,7 +226,7 @@ def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link
         if task is not None and etype == target:
             arrays = snapshot.edges[etype]
             part = split_pairs(arrays["src"], arrays["dst"], fractions, seed)
-            custom, split_counts = _write_split(snapshot, etype, part, tmp)
+            custom, split_counts = _write_split(snapshot, etype, part, raw, tmp)
             # split_pct documents the ratios; custom_split_filenames (our seeded split) overrides it.
             conf["labels"] = [{"task_type": task, "split_pct": list(fractions), "custom_split_filenames": custom}]
         edge_confs.append(conf)
