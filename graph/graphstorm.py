@@ -160,37 +160,11 @@ def _write_split(snapshot: Snapshot, etype: EdgeType, part: np.ndarray, raw: dic
     return conf, counts
 
 
-def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link_prediction",
-                  target_etype: EdgeType = DEFAULT_TARGET, split: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  seed: int = 0) -> Path:
-    """Write ``snapshot`` as GraphStorm gconstruct input into ``out_dir`` (atomically); return the config path.
-
-    ``task=None`` writes the graph without labels (for embedding inference only).
-
-    Raises:
-        ValueError: bad task or split fractions.
-        InputError: the target edge type is absent or empty, or an edge feature is not finite.
-    """
-    if task is not None and task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS} or None, got {task!r}")
-    fractions = _check_split(split)
-    target = (target_etype[0], target_etype[1], target_etype[2])
-    if task is not None:
-        if target not in snapshot.edges:
-            raise InputError(f"target edge type {list(target)} is not in the snapshot "
-                             f"(has {[list(et) for et in snapshot.edges]})", field="edge_types")
-        if len(snapshot.edges[target]["src"]) == 0:
-            raise InputError(f"target edge type {list(target)} has no edges", field="edge_types")
-    snapshot.validate()
-    out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / EXPORT_FILE).exists():
-        raise InputError("exists and is not a previous GraphStorm export; refusing to replace it", file=str(out_dir))
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+def _write(snapshot: Snapshot, tmp: Path, task: str | None, target: EdgeType,
+           fractions: tuple[float, float, float], seed: int) -> tuple[int, int]:
+    """Write every file into ``tmp``; return (node types, edge types) written."""
     for sub in ("nodes", "edges", "id_maps"):
         (tmp / sub).mkdir(parents=True)
-
     raw = {label: _raw_ids(snapshot, label) for label in snapshot.node_ids}
     node_confs = []
     for label, ids in snapshot.node_ids.items():
@@ -252,11 +226,46 @@ def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link
         },
     }
     (tmp / EXPORT_FILE).write_text(json.dumps(export, indent=2, default=str))
+    return len(node_confs), len(edge_confs)
+
+
+def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link_prediction",
+                  target_etype: EdgeType = DEFAULT_TARGET, split: tuple[float, float, float] = (0.8, 0.1, 0.1),
+                  seed: int = 0) -> Path:
+    """Write ``snapshot`` as GraphStorm gconstruct input into ``out_dir`` (atomically); return the config path.
+
+    ``task=None`` writes the graph without labels (for embedding inference only).
+
+    Raises:
+        ValueError: bad task or split fractions.
+        InputError: the target edge type is absent or empty, or an edge feature is not finite.
+    """
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS} or None, got {task!r}")
+    fractions = _check_split(split)
+    target = (target_etype[0], target_etype[1], target_etype[2])
+    if task is not None:
+        if target not in snapshot.edges:
+            raise InputError(f"target edge type {list(target)} is not in the snapshot "
+                             f"(has {[list(et) for et in snapshot.edges]})", field="edge_types")
+        if len(snapshot.edges[target]["src"]) == 0:
+            raise InputError(f"target edge type {list(target)} has no edges", field="edge_types")
+    snapshot.validate()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / EXPORT_FILE).exists():
+        raise InputError("exists and is not a previous GraphStorm export; refusing to replace it", file=str(out_dir))
+    tmp = out_dir.with_name(out_dir.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        written = _write(snapshot, tmp, task, target, fractions, seed)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if out_dir.exists():
         shutil.rmtree(out_dir)
     os.replace(tmp, out_dir)
-    logger.info("GraphStorm input written to %s: %d node types, %d edge types", out_dir, len(node_confs),
-                len(edge_confs))
+    logger.info("GraphStorm input written to %s: %d node types, %d edge types", out_dir, *written)
     return out_dir / CONFIG_FILE
 
 

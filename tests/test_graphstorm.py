@@ -179,6 +179,7 @@ def test_non_finite_edge_feature_is_named(tmp_path):
     snap.edges[TARGET]["weight"][4] = np.nan
     with pytest.raises(InputError, match="User__INTERACTED__Content.npz, field 'weight': edge 4 has non-finite"):
         to_graphstorm(snap, tmp_path / "gs")
+    assert not (tmp_path / "gs").exists() and not (tmp_path / "gs.tmp").exists()
 
 
 def test_cli_export_graphstorm(tmp_path, capsys):
