@@ -9,25 +9,25 @@
 // @column count: int        how many (for active_run: its INTERESTED_IN + MAY_LIKE edges)
 // @example ikg cypher run graph_summary
 CALL () {
-  MATCH (n:User) RETURN 'node' AS kind, 'User' AS name, count(n) AS count
+  MATCH (n:User) WITH count(n) AS count RETURN 'node' AS kind, 'User' AS name, count
   UNION ALL
-  MATCH (n:Content) RETURN 'node' AS kind, 'Content' AS name, count(n) AS count
+  MATCH (n:Content) WITH count(n) AS count RETURN 'node' AS kind, 'Content' AS name, count
   UNION ALL
-  MATCH (n:Topic) RETURN 'node' AS kind, 'Topic' AS name, count(n) AS count
+  MATCH (n:Topic) WITH count(n) AS count RETURN 'node' AS kind, 'Topic' AS name, count
   UNION ALL
-  MATCH (n:ModelRun) RETURN 'node' AS kind, 'ModelRun' AS name, count(n) AS count
+  MATCH (n:ModelRun) WITH count(n) AS count RETURN 'node' AS kind, 'ModelRun' AS name, count
   UNION ALL
-  MATCH ()-[r:INTERACTED]->() RETURN 'relationship' AS kind, 'INTERACTED' AS name, count(r) AS count
+  MATCH ()-[r:INTERACTED]->() WITH count(r) AS count RETURN 'relationship' AS kind, 'INTERACTED' AS name, count
   UNION ALL
-  MATCH ()-[r:HAS_TOPIC]->() RETURN 'relationship' AS kind, 'HAS_TOPIC' AS name, count(r) AS count
+  MATCH ()-[r:HAS_TOPIC]->() WITH count(r) AS count RETURN 'relationship' AS kind, 'HAS_TOPIC' AS name, count
   UNION ALL
-  MATCH ()-[r:SUBTOPIC_OF]->() RETURN 'relationship' AS kind, 'SUBTOPIC_OF' AS name, count(r) AS count
+  MATCH ()-[r:SUBTOPIC_OF]->() WITH count(r) AS count RETURN 'relationship' AS kind, 'SUBTOPIC_OF' AS name, count
   UNION ALL
-  MATCH ()-[r:FOLLOWS]->() RETURN 'relationship' AS kind, 'FOLLOWS' AS name, count(r) AS count
+  MATCH ()-[r:FOLLOWS]->() WITH count(r) AS count RETURN 'relationship' AS kind, 'FOLLOWS' AS name, count
   UNION ALL
-  MATCH ()-[r:INTERESTED_IN]->() RETURN 'relationship' AS kind, 'INTERESTED_IN' AS name, count(r) AS count
+  MATCH ()-[r:INTERESTED_IN]->() WITH count(r) AS count RETURN 'relationship' AS kind, 'INTERESTED_IN' AS name, count
   UNION ALL
-  MATCH ()-[r:MAY_LIKE]->() RETURN 'relationship' AS kind, 'MAY_LIKE' AS name, count(r) AS count
+  MATCH ()-[r:MAY_LIKE]->() WITH count(r) AS count RETURN 'relationship' AS kind, 'MAY_LIKE' AS name, count
   UNION ALL
   MATCH (run:ModelRun {active: true})
   OPTIONAL MATCH ()-[e:INTERESTED_IN|MAY_LIKE {run_id: run.id}]->()
