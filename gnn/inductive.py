@@ -5,6 +5,11 @@ features (missing ones use the learned "missing" vectors), its edges and its deg
 (scaled like the training ones); its id uses the learned "unknown id" vector. Its embedding is computed
 exactly from its full L-hop neighbourhood (fanout -1) with the checkpoint's weights and scored against
 the run's saved embeddings. Importing this module imports DGL only when the run's backend is dgl.
+
+Known limit: a node's learned id embedding carries much of its trained representation, so a new node
+(with the "unknown id" vector) is placed less precisely than a trained one; new users with a few
+interactions are ranked well on planted data, new content with only topics/features much less so
+(its missing interaction edges are a distribution shift) — give it a few early interactions.
 """
 from __future__ import annotations
 
@@ -55,6 +60,17 @@ class InductiveScorer:
         self.model.eval()
         self.emb = {nt: torch.as_tensor(np.load(run_dir / "embeddings" / f"{nt}.npy"), device=self.device)
                     for nt in self.data.num_nodes if (run_dir / "embeddings" / f"{nt}.npy").exists()}
+        self.user_mean, self.user_std = self._user_score_moments()
+
+    def _user_score_moments(self, batch: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std of each user's scores over all content (batched over users)."""
+        means, stds = [], []
+        with torch.no_grad():
+            for s in range(0, len(self.emb[USER]), batch):
+                scores = self.model.head.all(self.emb[USER][s:s + batch], self.emb[CONTENT])
+                means.append(scores.mean(1))
+                stds.append(scores.std(1).clamp(min=1e-6))
+        return torch.cat(means), torch.cat(stds)
 
     # ---------------------------------------------------------------- helpers
     def _lookup(self, label: str, raw: str) -> int:
@@ -143,7 +159,9 @@ class InductiveScorer:
 
     def score_new_content(self, topics: list[tuple[str, float]], interactions: list[Neighbour] = (),
                           features: dict[str, np.ndarray] | None = None, k: int = 10) -> Scored:
-        """Top-``k`` users likely to engage with a content item unseen in training."""
+        """Top-``k`` users for a content item unseen in training, ranked by how high the item would rank in
+        each user's own list (z-score of its score among the user's scores for all content), since raw
+        scores are comparable across items for one user, not across users."""
         new = self.data.num_nodes[CONTENT]
         topic_ids = np.array([self._lookup(TOPIC, t) for t, _ in topics], dtype=np.int64)
         users = np.array([self._lookup(USER, u) for u, _, _ in interactions], dtype=np.int64)
@@ -153,5 +171,5 @@ class InductiveScorer:
         }, self._stats_row(CONTENT, list(interactions)))
         hc = self._embed(data, CONTENT)
         with torch.no_grad():
-            u_scores = self.model.head.all(self.emb[USER], hc.unsqueeze(0))[:, 0]
+            u_scores = (self.model.head.all(self.emb[USER], hc.unsqueeze(0))[:, 0] - self.user_mean) / self.user_std
         return Scored(hc.cpu().numpy(), self._top(u_scores, USER, k, users.tolist()), [])
