@@ -38,7 +38,7 @@ from graph.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 50_000        # relationships per write transaction
+BATCH_SIZE = 20_000        # relationships per write transaction (about; whole users per batch)
 EMB_BATCH_SIZE = 5_000     # nodes per emb_gnn transaction
 DELETE_BATCH = 10_000      # rows per inner transaction when deleting a run's edges
 QUIET = [NotificationDisabledClassification.DEPRECATION, NotificationDisabledClassification.UNRECOGNIZED]
@@ -60,21 +60,26 @@ BEGIN_RUN = """
 MERGE (r:ModelRun {id: $run_id})
 SET r += $props, r.active = false, r.state = $writing
 """
-# Parallel arrays, one entry per edge; u/t/c are internal node ids resolved just before.
+# Parallel arrays grouped by user (CSR): user i's edges are entries off[i] .. off[i+1]-1 of
+# t/score/rank; users and targets are internal node ids resolved just before.
 CREATE_INTERESTS = """
-UNWIND range(0, size($u) - 1) AS i
-MATCH (u:User) WHERE id(u) = $u[i]
-MATCH (t:Topic) WHERE id(t) = $t[i]
-CREATE (u)-[:INTERESTED_IN {score: $score[i], rank: $rank[i], run_id: $run_id, model: $model,
+UNWIND range(0, size($users) - 1) AS i
+MATCH (u:User) WHERE id(u) = $users[i]
+UNWIND range($off[i], $off[i + 1] - 1) AS j
+MATCH (t:Topic) WHERE id(t) = $t[j]
+CREATE (u)-[:INTERESTED_IN {score: $score[j], rank: $rank[j], run_id: $run_id, model: $model,
                             source: 'model', updated_at: $now}]->(t)
 """
-# Content the user has interacted with (now, in the graph) is never recommended.
+# Content the user has interacted with (now, in the graph, same transaction) is never
+# recommended: each user's interacted items are read once, not once per candidate.
 CREATE_RECOMMENDATIONS = """
-UNWIND range(0, size($u) - 1) AS i
-MATCH (u:User) WHERE id(u) = $u[i]
-MATCH (c:Content) WHERE id(c) = $c[i]
-WITH u, c, i WHERE NOT EXISTS { (u)-[:INTERACTED]->(c) }
-CREATE (u)-[:MAY_LIKE {score: $score[i], rank: $rank[i], run_id: $run_id, model: $model,
+UNWIND range(0, size($users) - 1) AS i
+MATCH (u:User) WHERE id(u) = $users[i]
+WITH u, i, COLLECT { MATCH (u)-[:INTERACTED]->(x:Content) RETURN DISTINCT id(x) } AS seen
+UNWIND range($off[i], $off[i + 1] - 1) AS j
+WITH u, j, seen WHERE NOT $t[j] IN seen
+MATCH (c:Content) WHERE id(c) = $t[j]
+CREATE (u)-[:MAY_LIKE {score: $score[j], rank: $rank[j], run_id: $run_id, model: $model,
                        updated_at: $now}]->(c)
 """
 SET_EMBEDDINGS = """
@@ -266,18 +271,20 @@ def load_run(run: str | Path, snapshot: Path | None = None) -> RunOutputs:
     return out
 
 
-def flatten_lists(users: np.ndarray, targets: np.ndarray, scores: np.ndarray, user_nids: np.ndarray,
-                  target_nids: np.ndarray, top_k: int | None) -> dict[str, np.ndarray]:
-    """[U, K] lists -> parallel per-edge arrays of internal ids, score and rank (= column + 1),
-    without padding (-1), without nodes missing from the graph (internal id -1), first ``top_k`` columns."""
+def user_lists(users: np.ndarray, targets: np.ndarray, scores: np.ndarray, user_nids: np.ndarray,
+               target_nids: np.ndarray, top_k: int | None) -> dict[str, np.ndarray]:
+    """[U, K] lists -> per-user CSR arrays of internal ids: ``users`` [n], ``off`` [n+1] and per edge
+    ``t``, ``score``, ``rank`` (= column + 1). Drops padding (-1), nodes missing from the graph
+    (internal id -1), users left with no edge, and columns after ``top_k``."""
     k = targets.shape[1] if top_k is None else min(top_k, targets.shape[1])
     targets, scores = targets[:, :k], scores[:, :k]
-    u = np.repeat(user_nids[users], k)
-    t_idx = targets.reshape(-1)
-    t = np.where(t_idx >= 0, target_nids[np.maximum(t_idx, 0)], -1)
-    rank = np.tile(np.arange(1, k + 1, dtype=np.int64), len(users))
-    keep = (u >= 0) & (t >= 0)
-    return {"u": u[keep], "t": t[keep], "score": scores.reshape(-1)[keep], "rank": rank[keep]}
+    u = user_nids[users]
+    t = np.where(targets >= 0, target_nids[np.maximum(targets, 0)], -1)
+    keep = (t >= 0) & (u >= 0)[:, None]
+    counts = keep.sum(axis=1)
+    rank = np.broadcast_to(np.arange(1, k + 1, dtype=np.int64), targets.shape)
+    return {"users": u[counts > 0], "off": np.concatenate([[0], np.cumsum(counts[counts > 0])]).astype(np.int64),
+            "t": t[keep], "score": scores[keep], "rank": rank[keep]}
 
 
 # ---------------------------------------------------------------- writing (Neo4j)
@@ -377,18 +384,24 @@ def _resolve(w: _Writer, label: str, raw_ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def _create_edges(w: _Writer, what: str, query: LiteralString, arrays: dict[str, np.ndarray], target_key: str,
-                  batch_size: int, **params: Any) -> int:
+def _create_edges(w: _Writer, what: str, query: LiteralString, lists: dict[str, np.ndarray], batch_size: int,
+                  **params: Any) -> int:
+    """CREATE the edges of ``user_lists`` output, whole users per transaction, ~batch_size edges each."""
     created = 0
-    n = len(arrays["u"])
+    off = lists["off"]
+    n_users, n = len(lists["users"]), int(off[-1])
     with tqdm(total=n, desc=what, unit="rel", disable=n < 4 * batch_size, leave=False) as bar:
-        for start in range(0, n, batch_size):
-            sl = slice(start, start + batch_size)
-            _, counters = w.write(what, query, u=arrays["u"][sl].tolist(), **{target_key: arrays["t"][sl].tolist()},
-                                  score=arrays["score"][sl].astype(float).tolist(),
-                                  rank=arrays["rank"][sl].tolist(), **params)
+        a = 0
+        while a < n_users:
+            b = max(a + 1, int(np.searchsorted(off, off[a] + batch_size, side="right")) - 1)
+            b = min(b, n_users)
+            lo, hi = int(off[a]), int(off[b])
+            _, counters = w.write(what, query, users=lists["users"][a:b].tolist(), off=(off[a:b + 1] - lo).tolist(),
+                                  t=lists["t"][lo:hi].tolist(), score=lists["score"][lo:hi].astype(float).tolist(),
+                                  rank=lists["rank"][lo:hi].tolist(), **params)
             created += counters.relationships_created
-            bar.update(min(batch_size, n - start))
+            bar.update(hi - lo)
+            a = b
     return created
 
 
@@ -474,14 +487,13 @@ def write_run(g: Graph, run: RunOutputs, cfg: WritebackConfig = WritebackConfig(
     now = _now()
     common = {"run_id": run.run_id, "model": str(run.info["model"]), "now": now}
     if run.interests is not None:
-        arrays = flatten_lists(*run.interests, nids[USER], nids[TOPIC], cfg.top_k)
-        result.interests = _create_edges(w, INTERESTED_IN, CREATE_INTERESTS, arrays, "t", cfg.batch_size, **common)
+        lists = user_lists(*run.interests, nids[USER], nids[TOPIC], cfg.top_k)
+        result.interests = _create_edges(w, INTERESTED_IN, CREATE_INTERESTS, lists, cfg.batch_size, **common)
     t0 = mark("interests", t0)
     if run.recommendations is not None:
-        arrays = flatten_lists(*run.recommendations, nids[USER], nids[CONTENT], cfg.top_k)
-        result.recommendations = _create_edges(w, MAY_LIKE, CREATE_RECOMMENDATIONS, arrays, "c", cfg.batch_size,
-                                               **common)
-        result.excluded_seen = len(arrays["u"]) - result.recommendations
+        lists = user_lists(*run.recommendations, nids[USER], nids[CONTENT], cfg.top_k)
+        result.recommendations = _create_edges(w, MAY_LIKE, CREATE_RECOMMENDATIONS, lists, cfg.batch_size, **common)
+        result.excluded_seen = len(lists["t"]) - result.recommendations
         if result.excluded_seen:
             logger.info("%d recommended items were already interacted with; not written", result.excluded_seen)
     t0 = mark("recommendations", t0)

@@ -111,9 +111,10 @@ def test_writeback_writes_exact_edges_embeddings_and_model_run(world, tmp_path):
     assert world.read(DECLARED) == [{"user": "u1", "topic": "t3", "score": 1.0}]
 
 
-def test_top_k_keeps_first_columns(world, tmp_path):
-    writeback(world, make_run(tmp_path, "sage-a", A_TOPICS, A_CONTENT), WritebackConfig(top_k=1))
-    assert world.read(VISIBLE) == expected("sage-a", A_TOPICS, A_CONTENT, top_k=1)
+@pytest.mark.parametrize("cfg,top_k", [(WritebackConfig(top_k=1), 1), (WritebackConfig(batch_size=2), None)])
+def test_top_k_and_small_batches(world, tmp_path, cfg, top_k):
+    writeback(world, make_run(tmp_path, "sage-a", A_TOPICS, A_CONTENT), cfg)
+    assert world.read(VISIBLE) == expected("sage-a", A_TOPICS, A_CONTENT, top_k=top_k)
 
 
 def test_new_run_replaces_old_and_is_idempotent(world, tmp_path):
@@ -231,11 +232,14 @@ def test_bad_run_directories_are_named(tmp_path, mutate, match):
         load_run(path)
 
 
-def test_flatten_lists_is_pure():
-    out = wb.flatten_lists(np.array([1, 0]), np.array([[2, -1], [0, 1]]), np.array([[0.9, 0.0], [0.8, 0.7]]),
-                           user_nids=np.array([10, -1]), target_nids=np.array([20, 21, 22]), top_k=None)
-    # row 0 is user 1, gone from the graph; row 1 is user 0: both its columns, ranks 1 and 2
-    assert out["u"].tolist() == [10, 10] and out["t"].tolist() == [20, 21] and out["rank"].tolist() == [1, 2]
+def test_user_lists_is_pure():
+    out = wb.user_lists(np.array([1, 0, 2]), np.array([[2, -1], [0, 1], [-1, -1]]),
+                        np.array([[0.9, 0.0], [0.8, 0.7], [0.0, 0.0]]),
+                        user_nids=np.array([10, -1, 12]), target_nids=np.array([20, 21, 22]), top_k=None)
+    # row 0 is user 1, gone from the graph; row 1 is user 0: both columns; row 2 is all padding
+    assert out["users"].tolist() == [10] and out["off"].tolist() == [0, 2]
+    assert out["t"].tolist() == [20, 21] and out["rank"].tolist() == [1, 2]
     np.testing.assert_allclose(out["score"], [0.8, 0.7])
-    assert wb.flatten_lists(np.array([0]), np.array([[2, 0]]), np.array([[0.5, 0.4]]), np.array([3]),
-                            np.array([20, 21, -1]), top_k=5)["t"].tolist() == [20]
+    top1 = wb.user_lists(np.array([0, 1]), np.array([[2, 0], [1, 0]]), np.array([[0.5, 0.4], [0.3, 0.2]]),
+                         np.array([3, 4]), np.array([20, 21, -1]), top_k=1)
+    assert top1["users"].tolist() == [4] and top1["t"].tolist() == [21] and top1["off"].tolist() == [0, 1]
