@@ -163,6 +163,17 @@ def grass_node_colors(path: Path = browser.ASSETS_DIR / browser.STYLE_FILE) -> d
     return {m[0]: _hex(m[1]) for m in re.findall(r"node\.(\w+)\s*\{[^}]*?\bcolor:\s*(#[0-9A-Fa-f]{6})", text)}
 
 
+def small_png(png: bytes, colors: int = 96) -> bytes:
+    """The PNG with a reduced palette, for the copy committed under docs/img/."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(png)).convert("RGB").quantize(colors=colors).save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def color_counts(png: bytes) -> dict[tuple[int, int, int], int]:
     import io
 
@@ -209,7 +220,7 @@ def test_browser_guide_draws_styled_neighbourhood(graph, server_config: ServerCo
     (SCREENSHOT_DIR / "browser-neighbourhood.png").write_bytes(png)
     (SCREENSHOT_DIR / "browser-neighbourhood-frame.png").write_bytes(frame_png)
     DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_IMAGE.write_bytes(frame_png)
+    DOCS_IMAGE.write_bytes(small_png(frame_png))
 
     counts = color_counts(frame_png)
     assert len(counts) > 200, f"the frame looks blank: only {len(counts)} distinct colours"
