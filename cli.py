@@ -254,7 +254,8 @@ def _train_config(args: argparse.Namespace, **extra):
         "emb_dim": args.emb_dim, "num_layers": args.layers, "loss": args.loss, "num_negatives": args.negatives,
         "lr": args.lr, "batch_size": args.batch_size, "half_life_days": args.half_life_days, "seed": args.seed,
         "head": args.head, "minibatch": True if args.minibatch else None,
-        "fanouts": tuple(int(f) for f in args.fanouts.split(",")) if args.fanouts else None,
+        "fanouts": (tuple(int(f) for f in args.fanouts.split(",")) if args.fanouts
+                    else (10,) * args.layers if args.layers else None),
         "use_features": False if args.no_features else None, **extra,
     }
     if args.config:
