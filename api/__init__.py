@@ -27,7 +27,6 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     config = config or ApiConfig.from_env()
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False
     app.json.compact = True
     settings = config.neo4j or Neo4jSettings.from_env()

@@ -51,7 +51,8 @@ class _Gunicorn(BaseApplication):
                     "threads": s.threads,
                     "timeout": s.timeout_s, "backlog": s.backlog, "keepalive": 5,
                     "accesslog": "-" if s.access_log else None, "errorlog": "-", "loglevel": "info",
-                    "proc_name": "ikg-api", "limit_request_line": 4094, "limit_request_fields": 50}
+                    "proc_name": "ikg-api", "limit_request_line": 4094, "limit_request_fields": 50,
+                    "control_socket_disable": True}
         for key, value in settings.items():
             self.cfg.set(key, value)
 
