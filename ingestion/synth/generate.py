@@ -106,10 +106,10 @@ def _render_media(w: world.World, i: int, root: Path) -> tuple[Path, Path, bool]
     if img.exists() and wav.exists():
         return img, wav, False
     img_topics = [int(t) for t in c.topics[i][c.shown[1, i]]]
-    pixels = media.render_image(cfg.rng(world._S_IMAGE, i), img_topics, cfg.n_topics, cfg.image)
+    pixels = media.render_image(cfg.rng(world.STREAM_IMAGE, i), img_topics, cfg.n_topics, cfg.image)
     _atomic_save(img, lambda p: Image.fromarray(pixels).save(p, format="PNG"))
     aud_topics = [int(t) for t in c.topics[i][c.shown[2, i]]]
-    wave = media.render_audio(cfg.rng(world._S_AUDIO, i), aud_topics, cfg.n_topics, cfg.audio)
+    wave = media.render_audio(cfg.rng(world.STREAM_AUDIO, i), aud_topics, cfg.n_topics, cfg.audio)
     _atomic_save(wav, lambda p: sf.write(p, wave, cfg.audio.sample_rate, subtype="PCM_16", format="WAV"))
     return img, wav, True
 
@@ -146,7 +146,7 @@ def _write_content(w: world.World, vocab: text.Vocabulary, out: Path, opts: Gene
                 slots = c.topics[i] >= 0
                 mentioned = [int(t) for t in c.topics[i][c.shown[0, i]]]
                 parents = [int(w.topics.parent[t]) for t in mentioned]
-                rng = cfg.rng(world._S_TEXT, i)
+                rng = cfg.rng(world.STREAM_TEXT, i)
                 title = text.render_text(rng, mentioned, parents, vocab, cfg.text, cfg.text.title_words)
                 body = text.render_text(rng, mentioned, parents, vocab, cfg.text, cfg.text.n_words)
                 image = audio = None

@@ -22,7 +22,8 @@ DEFAULT_KIND_PROBS = (("view", 0.50), ("click", 0.22), ("like", 0.12), ("rate", 
 VALID_KINDS = ("view", "click", "like", "rate", "share", "comment")
 
 # Random stream ids (never reorder: they define the world for a seed).
-_S_TOPICS, _S_CONTENT, _S_USERS, _S_INTER, _S_FOLLOW, _S_TEXT, _S_IMAGE, _S_AUDIO = range(8)
+(STREAM_TOPICS, STREAM_CONTENT, STREAM_USERS, STREAM_INTERACTIONS, STREAM_FOLLOWS, STREAM_TEXT, STREAM_IMAGE,
+ STREAM_AUDIO) = range(8)
 
 
 @dataclass(frozen=True)
@@ -210,11 +211,11 @@ def _content_index(content: Content, n_topics: int) -> tuple[np.ndarray, np.ndar
 def build_world(cfg: WorldConfig) -> World:
     """Sample topics, content and users (all in memory: O(users + content) small arrays)."""
     t_count, m, n, width = cfg.n_topics, cfg.n_content, cfg.n_users, cfg.max_user_topics
-    rng = cfg.rng(_S_TOPICS)
+    rng = cfg.rng(STREAM_TOPICS)
     topics = Topics(parent=(np.arange(t_count) % cfg.parents).astype(np.int32),
                     prevalence=_powerlaw(rng, t_count, cfg.topic_skew))
 
-    rng = cfg.rng(_S_CONTENT)
+    rng = cfg.rng(STREAM_CONTENT)
     first = rng.choice(t_count, size=m, p=topics.prevalence).astype(np.int32)
     first[:t_count] = rng.permutation(t_count)  # every topic has content
     sets = _topic_sets(rng, m, cfg.content_topic_probs, topics, cfg.parents, cfg.sibling_bias, first)
@@ -224,7 +225,7 @@ def build_world(cfg: WorldConfig) -> World:
     created = cfg.start_ts - rng.integers(1, 90 * DAY, size=m)
     content = Content(c_topics, np.round(c_weights, 3), _powerlaw(rng, m, cfg.popularity_exponent), shown, created)
 
-    rng = cfg.rng(_S_USERS)
+    rng = cfg.rng(STREAM_USERS)
     u_topics, u_weights = _sorted_weights(
         rng, _topic_sets(rng, n, cfg.user_topic_probs, topics, cfg.parents, cfg.sibling_bias), cfg.mixture_alpha)
     drifter = rng.random(n) < cfg.drift_fraction
@@ -278,13 +279,12 @@ class InteractionChunk:
     kind: np.ndarray      # int8 index into cfg.kind_probs
     rating: np.ndarray    # float32, NaN unless kind == rate
     ts: np.ndarray        # int64 epoch seconds
-    window: np.ndarray    # int8
 
 
 def interactions(world: World, lo: int, hi: int) -> InteractionChunk:
     """Interactions of users [lo, hi): per window, topic ~ mixture, item ~ popularity within topic."""
     cfg, users, content = world.cfg, world.users, world.content
-    rng = cfg.rng(_S_INTER, lo // cfg.chunk_users)
+    rng = cfg.rng(STREAM_INTERACTIONS, lo // cfg.chunk_users)
     kind_cum = np.cumsum([p for _, p in cfg.kind_probs])
     rate = next((i for i, (k, _) in enumerate(cfg.kind_probs) if k == "rate"), -1)
     parts = []
@@ -305,16 +305,16 @@ def interactions(world: World, lo: int, hi: int) -> InteractionChunk:
         score = np.where(liked, rng.normal(4.1, 0.8, len(local)), rng.normal(2.6, 1.0, len(local)))
         rating = np.where(kind == rate, np.clip(np.round(score), 1, 5), np.nan).astype(np.float32)
         ts = cfg.start_ts + w * cfg.window_seconds + rng.integers(0, cfg.window_seconds, size=len(local))
-        parts.append((local + lo, item, kind, rating, ts, np.full(len(local), w, dtype=np.int8)))
-    user, item, kind, rating, ts, window = (np.concatenate(cols) for cols in zip(*parts))
+        parts.append((local + lo, item, kind, rating, ts))
+    user, item, kind, rating, ts = (np.concatenate(cols) for cols in zip(*parts))
     order = np.argsort(user * (cfg.n_windows * cfg.window_seconds) + (ts - cfg.start_ts), kind="stable")
-    return InteractionChunk(user[order], item[order], kind[order], rating[order], ts[order], window[order])
+    return InteractionChunk(user[order], item[order], kind[order], rating[order], ts[order])
 
 
 def follows(world: World, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(src, dst, ts) follow edges of users [lo, hi): homophilous draws share a planted topic."""
     cfg, users = world.cfg, world.users
-    rng = cfg.rng(_S_FOLLOW, lo // cfg.chunk_users)
+    rng = cfg.rng(STREAM_FOLLOWS, lo // cfg.chunk_users)
     local = np.repeat(np.arange(hi - lo), rng.poisson(cfg.follows_mean, size=hi - lo))
     topic = users.topics[lo:hi][local, _pick_slot(rng, users.weights[lo:hi][local])]
     start, count = world.top_ptr[topic], world.top_ptr[topic + 1] - world.top_ptr[topic]
