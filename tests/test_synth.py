@@ -218,6 +218,9 @@ def test_bad_config_and_occupied_out_are_refused(tmp_path):
         WorldConfig(n_content=3, n_topics=6)
     with pytest.raises(ValueError, match="noise_rate must be in"):
         WorldConfig(noise_rate=1.5)
+    with pytest.raises(ValueError, match="n_parents must be in"):
+        WorldConfig(n_topics=100, n_content=100, n_parents=65)
+    assert WorldConfig(n_topics=1_000, n_content=1_000).parents == 64
     (tmp_path / "x.txt").write_text("keep me")
     with pytest.raises(ConfigError, match="not empty"):
         prepare_out(tmp_path)

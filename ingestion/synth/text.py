@@ -107,34 +107,35 @@ class Vocabulary:
 
 def max_topics() -> int:
     """Largest leaf-topic count with distinct vocabularies (pairs of themes above the theme count)."""
-    n = len(LEAF_THEMES)
-    return n * (n - 1)
+    return len(LEAF_THEMES) ** 2
+
+
+def max_parents() -> int:
+    """Largest parent count with distinct shared vocabularies (pairs of themes above the theme count)."""
+    return len(PARENT_THEMES) ** 2
+
+
+def _theme(themes: tuple[tuple[str, tuple[str, ...]], ...], i: int) -> tuple[str, tuple[str, ...]]:
+    """Theme i; above the theme count, the first half of one theme's words + the second half of another's."""
+    n = len(themes)
+    if i < n:
+        return themes[i]
+    a, b = i % n, (i % n + i // n) % n  # i < n² so 1 <= i // n < n and b != a
+    (name_a, words_a), (name_b, words_b) = themes[a], themes[b]
+    half = len(words_a) // 2
+    return f"{name_a}-{name_b}", words_a[:half] + words_b[half:]
 
 
 def build_vocabulary(n_topics: int, n_parents: int) -> Vocabulary:
-    """Leaf topic t uses theme t; above the theme count, a topic combines two themes' words."""
-    n = len(LEAF_THEMES)
+    """Leaf topic t uses leaf theme t, parent p parent theme p (theme pairs above the theme counts)."""
     if not 1 <= n_topics <= max_topics():
         raise ValueError(f"n_topics must be in [1, {max_topics()}], got {n_topics}")
-    if not 1 <= n_parents <= len(PARENT_THEMES) * 4:
-        raise ValueError(f"n_parents must be in [1, {len(PARENT_THEMES) * 4}], got {n_parents}")
-    names, words = [], []
-    for t in range(n_topics):
-        if t < n:
-            name, core = LEAF_THEMES[t]
-        else:
-            a, b = t % n, (t % n + 1 + (t // n - 1)) % n
-            name = f"{LEAF_THEMES[a][0]}-{LEAF_THEMES[b][0]}"
-            core = LEAF_THEMES[a][1][:5] + LEAF_THEMES[b][1][5:]
-        names.append(name)
-        words.append(core)
-    p_names, p_words = [], []
-    for p in range(n_parents):
-        name, shared = PARENT_THEMES[p % len(PARENT_THEMES)]
-        suffix = p // len(PARENT_THEMES)
-        p_names.append(name if suffix == 0 else f"{name}-{suffix + 1}")
-        p_words.append(shared)
-    return Vocabulary(tuple(names), tuple(words), tuple(p_names), tuple(p_words))
+    if not 1 <= n_parents <= max_parents():
+        raise ValueError(f"n_parents must be in [1, {max_parents()}], got {n_parents}")
+    leaves = [_theme(LEAF_THEMES, t) for t in range(n_topics)]
+    parents = [_theme(PARENT_THEMES, p) for p in range(n_parents)]
+    return Vocabulary(tuple(n for n, _ in leaves), tuple(w for _, w in leaves),
+                      tuple(n for n, _ in parents), tuple(w for _, w in parents))
 
 
 def render_text(rng: np.random.Generator, mentioned: list[int], parents: list[int], vocab: Vocabulary,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ingestion.synth.media import AudioConfig, ImageConfig
-from ingestion.synth.text import TextConfig, max_topics
+from ingestion.synth.text import TextConfig, max_parents, max_topics
 
 DAY = 86_400
 MODALITIES = ("text", "image", "audio")
@@ -34,7 +34,7 @@ class WorldConfig:
     n_content: int = 500
     n_topics: int = 20
     seed: int = 0
-    n_parents: int = 0                  # 0 → max(1, round(n_topics / 5))
+    n_parents: int = 0                  # 0 → round(n_topics / 5), within [1, max_parents()]
     n_windows: int = 3
     window_days: int = 30
     start: str = "2025-01-01"          # UTC date of window 0
@@ -67,7 +67,8 @@ class WorldConfig:
         need(self.n_content >= self.n_topics, "n_content must be >= n_topics (every topic gets content)",
              self.n_content)
         need(self.seed >= 0, "seed must be >= 0", self.seed)
-        need(0 <= self.n_parents <= self.n_topics, "n_parents must be in [0, n_topics]", self.n_parents)
+        need(0 <= self.n_parents <= min(self.n_topics, max_parents()),
+             f"n_parents must be in [0, min(n_topics, {max_parents()})]", self.n_parents)
         need(self.n_windows >= 1, "n_windows must be >= 1", self.n_windows)
         need(self.window_days >= 1, "window_days must be >= 1", self.window_days)
         try:
@@ -97,7 +98,7 @@ class WorldConfig:
 
     @property
     def parents(self) -> int:
-        return self.n_parents or max(1, round(self.n_topics / 5))
+        return self.n_parents or min(max_parents(), max(1, round(self.n_topics / 5)))
 
     @property
     def max_user_topics(self) -> int:
