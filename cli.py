@@ -22,7 +22,6 @@ from graph.errors import IkgError  # noqa: E402
 from graph.settings import Neo4jSettings, ServerConfig, external_server_configured  # noqa: E402
 
 logger = logging.getLogger("ikg")
-SAMPLE_GRAPH = Path(__file__).resolve().parent / "cypher" / "sample" / "tiny_graph.cypher"
 
 
 def emit(text: str = "") -> None:
@@ -114,37 +113,47 @@ def _add_schema(sub: argparse._SubParsersAction) -> None:
 
 # ---------------------------------------------------------------- demo
 def _demo(args: argparse.Namespace) -> int:
-    from graph import schema
-    from graph.sample import load_sample_graph
+    from jobs.demo import Demo, DemoConfig, stop_api
 
-    stages: list[tuple[str, float]] = []
-
-    def stage(name: str, fn: Callable[[], object]) -> object:
-        logger.info("▶ %s", name)
-        started = time.perf_counter()
-        result = fn()
-        stages.append((name, time.perf_counter() - started))
-        logger.info("✔ %s (%.1f s)", name, stages[-1][1])
-        return result
-
-    g = stage("start Neo4j", open_graph)
-    with g:
-        stage("apply schema", lambda: schema.apply(g))
-        counts = stage("load sample graph", lambda: load_sample_graph(g, SAMPLE_GRAPH))
+    if args.stop:
+        emit("demo API stopped" if stop_api() else "no demo API was running")
+        return 0
+    cfg = DemoConfig(fresh=args.fresh, model=args.model, backend=args.backend, device=args.device,
+                     epochs=args.epochs, api_port=args.api_port, serve=not args.no_serve)
+    started = time.perf_counter()
+    with open_graph() as g:
+        result = Demo(g, cfg).run()
+    total = time.perf_counter() - started
     emit("")
-    emit("Stage timings:")
-    for name, seconds in stages:
-        emit(f"  {name:<22} {seconds:6.1f} s")
-    emit(f"Sample graph: {counts}")
+    emit(f"{'stage':<28} {'seconds':>8}  result")
+    for st in result.stages:
+        emit(f"{st.name:<28} {st.seconds:8.1f}  {'(skipped) ' if st.skipped else ''}{st.detail}")
+    emit(f"{'total (incl. Neo4j start)':<28} {total:8.1f}")
+    emit("")
     if not external_server_configured():
         _print_urls(ServerConfig.from_env())
-    emit("In Browser, try:  MATCH (u:User)-[r]->(x) RETURN u, r, x LIMIT 50")
-    emit("Stop the server with:  .venv/bin/ikg server stop")
+    emit("Browser:  try  MATCH (u:User {id:'1'})-[r:INTERESTED_IN]->(t:Topic) RETURN u, r, t")
+    if result.report:
+        emit(f"Report:   {result.report}")
+    if result.api_url:
+        emit(f"API:      {result.api_url}  (docs: {result.api_url}/docs)")
+        emit(f"API key:  {result.api_key}")
+        emit(f"Try:      curl -s -H 'X-API-Key: {result.api_key}' "
+             f"{result.api_url}/v1/users/{result.example_user}/interests?limit=5")
+        emit("Stop:     .venv/bin/ikg demo --stop && .venv/bin/ikg server stop")
     return 0
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end on the managed Neo4j")
+    p = sub.add_parser("demo", help="run the main job end to end on the managed Neo4j (reruns skip what is done)")
+    p.add_argument("--fresh", action="store_true", help="wipe the graph and the demo state first")
+    p.add_argument("--model", default="sage", choices=["sage", "gcn"])
+    p.add_argument("--backend", default="dgl", choices=["dgl", "pyg"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--epochs", type=int, help="training epochs (default from gnn/configs/default.yaml)")
+    p.add_argument("--api-port", type=int, default=8000)
+    p.add_argument("--no-serve", action="store_true", help="do not start the API")
+    p.add_argument("--stop", action="store_true", help="stop the API started by an earlier demo")
     p.set_defaults(func=_demo)
 
 
@@ -400,11 +409,13 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------- ingest
 def _ingest(args: argparse.Namespace) -> int:
     from graph import schema
+    from graph.settings import var_dir
     from ingestion.pipeline import IngestConfig, ingest_source
 
     cfg = IngestConfig(batch_size=args.batch_size, on_error=args.on_error, quarantine_path=args.quarantine_file,
                        embed=not args.no_embed, text_encoder=args.text_encoder, image_encoder=args.image_encoder,
-                       audio_encoder=args.audio_encoder, device=args.device, progress=not args.no_progress)
+                       audio_encoder=args.audio_encoder, device=args.device, progress=not args.no_progress,
+                       cache_dir=None if args.no_cache else var_dir("cache"))
     with open_graph() as g:
         schema.apply(g)
         summary = ingest_source(g, args.source, cfg, kg=not args.no_kg, kg_min_items=args.kg_min_items)
@@ -435,6 +446,8 @@ def _add_ingest(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-kg", action="store_true", help="movielens-100k: leave out knowledge-graph topics")
     p.add_argument("--kg-min-items", type=int, default=2,
                    help="movielens-100k: keep KG entities shared by at least this many movies (default 2)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="do not use the embedding cache (var/cache/embeddings.sqlite)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_ingest)
 
@@ -472,6 +485,8 @@ def _cypher(args: argparse.Namespace) -> int:
         emit(library_format.describe(query))
         return 0
     params = library.bind(query, library.parse_assignments(args.param))
+    # a dataset without e.g. FOLLOWS makes the server warn about the type on every run: not news to analysts
+    logging.getLogger("neo4j.notifications").setLevel(logging.ERROR)
     with open_graph() as g:
         rows = library.run(g, query, params)
     emit(library_format.render(rows, query.column_names, args.format))

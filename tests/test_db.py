@@ -57,15 +57,6 @@ def test_bad_query_names_the_problem(graph):
         graph.read("MATCH (n RETURN n")
 
 
-def test_sample_graph_loads_idempotently(graph):
-    from cli import SAMPLE_GRAPH
-    from graph.sample import load_sample_graph
-
-    first = load_sample_graph(graph, SAMPLE_GRAPH)
-    second = load_sample_graph(graph, SAMPLE_GRAPH)
-    assert first == second == {"nodes": 11, "relationships": 13}
-
-
 def test_graph_is_a_context_manager(neo4j_settings):
     with Graph.connect(neo4j_settings) as g:
         assert g.read("RETURN 1 AS one") == [{"one": 1}]
