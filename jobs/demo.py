@@ -3,7 +3,8 @@ report → API, with per-stage timings. Rerunning skips stages whose output is s
 ``fresh=True`` wipes the graph and the demo's state first.
 
 State lives in ``var/demo/state.json``; every skip is re-checked against the graph or the disk,
-so a wiped database or a deleted run is redone, never assumed.
+so a wiped database or a deleted run is redone, never assumed. ``Pipeline`` (the stage runner
+and the shared stages) is also what ``jobs.scenarios`` builds on.
 """
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ MOVIELENS_CHECK = """
 MATCH (c:Content) WHERE c.id STARTS WITH 'movie:'
 RETURN count(c) AS content, count(c.emb_text) AS embedded,
        COUNT { MATCH (:User)-[:INTERACTED]->(m:Content) WHERE m.id STARTS WITH 'movie:' } AS interactions
+"""
+GRAPH_COUNTS = """
+RETURN COUNT { MATCH (:User) } AS users, COUNT { MATCH (:Content) } AS content, COUNT { MATCH (:Topic) } AS topics,
+       COUNT { MATCH (c:Content) WHERE c.emb_text IS NOT NULL } AS embedded,
+       COUNT { MATCH (:User)-[:INTERACTED]->(:Content) } AS interactions
 """
 SAMPLE_CHECK = "MATCH (c:Content) WHERE c.id STARTS WITH 'sample:' RETURN count(c) AS content"
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
@@ -95,31 +101,42 @@ class _State:
         self.path.write_text(json.dumps(self.data, indent=2, default=str))
 
 
-class Demo:
-    """Runs the stages in order; each returns a short detail string for the summary."""
+class Pipeline:
+    """The stage runner and the stages every job shares (schema, ingest, export, train, write-back).
 
-    def __init__(self, g: Graph, cfg: DemoConfig):
-        self.g, self.cfg = g, cfg
-        self.state = _State(cfg.state_dir / "state.json")
-        self.result = DemoResult()
+    Each stage returns a short detail string; ``stage`` skips one whose ``done`` check holds
+    unless an upstream stage produced new data. State lives in ``state_dir/state.json``, the
+    snapshot in ``var/snapshots/<name>``.
+    """
+
+    def __init__(self, g: Graph, state_dir: Path, name: str, device: str = "auto"):
+        self.g, self.name, self.device = g, name, device
+        self.state = _State(Path(state_dir) / "state.json")
+        self.stages: list[StageTiming] = []
         self.changed = False  # an upstream stage produced new data: downstream must redo
 
     def stage(self, name: str, done: Callable[[], bool], run: Callable[[], str]) -> None:
         started = time.perf_counter()
         if not self.changed and done():
-            self.result.stages.append(StageTiming(name, time.perf_counter() - started, True, "up to date"))
+            self.stages.append(StageTiming(name, time.perf_counter() - started, True, "up to date"))
             logger.info("✔ %s: up to date", name)
             return
         logger.info("▶ %s", name)
         detail = run()
         self.changed = True
         seconds = time.perf_counter() - started
-        self.result.stages.append(StageTiming(name, seconds, False, detail))
+        self.stages.append(StageTiming(name, seconds, False, detail))
         logger.info("✔ %s (%.1f s) %s", name, seconds, detail)
+
+    def train_config(self):
+        """The TrainConfig of the train stage (subclasses override)."""
+        from gnn.config import TrainConfig
+
+        return TrainConfig().with_overrides(device=self.device)
 
     # ------------------------------------------------------------ stages
     def wipe(self) -> None:
-        logger.info("--fresh: deleting every node and relationship and the demo's state")
+        logger.info("fresh: deleting every node and relationship and the %s state", self.name)
         with self.g.driver.session(database=self.g.database) as session:
             session.run(WIPE).consume()
         self.state.data.clear()
@@ -131,72 +148,55 @@ class Demo:
         counts = schema.apply(self.g)
         return f"{counts['statements']} constraints/indexes, {counts['vector_indexes']} vector indexes"
 
-    def _movielens_done(self) -> bool:
+    def movielens_done(self) -> bool:
         row = self.g.read(MOVIELENS_CHECK)[0]
         return (row["content"] == row["embedded"] == MOVIELENS_CONTENT
                 and row["interactions"] >= MOVIELENS_INTERACTIONS)
 
-    def _ingest(self, source: str) -> str:
+    def ingest(self, source: str) -> str:
         from ingestion.pipeline import IngestConfig, ingest_source
 
         summary = ingest_source(self.g, [source], IngestConfig(device=self._device()))
         return (f"{summary.created.get('nodes', 0)} nodes, "
                 f"{summary.created.get('relationships', 0)} relationships created")
 
-    def _sample_done(self) -> bool:
-        return bool(self.state.get("sample_ingested")) and self.g.read(SAMPLE_CHECK)[0]["content"] > 0
-
-    def _ingest_sample(self) -> str:
-        detail = self._ingest("sample")
-        self.state.set(sample_ingested=True)
+    def ingest_counted(self, source: str, key: str) -> str:
+        """Ingest a dataset directory and remember the graph's counts afterwards under ``key``."""
+        detail = self.ingest(source)
+        self.state.set(**{key: self.g.read(GRAPH_COUNTS)[0]})
         return detail
+
+    def counted_done(self, key: str) -> bool:
+        """True if the graph still has exactly the counts ``ingest_counted`` recorded."""
+        recorded = self.state.get(key)
+        return bool(recorded) and self.g.read(GRAPH_COUNTS)[0] == recorded
 
     def export(self) -> str:
         from graph.export import ExportConfig, export_to
 
-        path = var_dir("snapshots") / "demo"
-        snap = export_to(self.g, ExportConfig(), path, name="demo")
+        path = var_dir("snapshots") / self.name
+        snap = export_to(self.g, ExportConfig(), path, name=self.name)
         self.state.set(snapshot=str(path))
         counts = snap.manifest["counts"]
         return f"{sum(counts['nodes'].values())} nodes, {sum(counts['edges'].values())} edges → {path}"
 
-    def _snapshot_done(self) -> bool:
+    def snapshot_done(self) -> bool:
         snap = self.state.get("snapshot")
         return bool(snap) and (Path(snap) / "manifest.json").exists()
-
-    def _train_config(self):
-        from gnn.config import TrainConfig
-
-        overrides = {"model": self.cfg.model, "backend": self.cfg.backend, "device": self.cfg.device}
-        if self.cfg.epochs:
-            overrides["epochs"] = self.cfg.epochs
-        return TrainConfig().with_overrides(**overrides)
 
     def train(self) -> str:
         from gnn.train import train_run
 
-        run_dir = train_run(Path(self.state.get("snapshot")), self._train_config(), var_dir("runs"))
+        run_dir = train_run(Path(self.state.get("snapshot")), self.train_config(), var_dir("runs"))
         run = json.loads((run_dir / "run.json").read_text())
         self.state.set(run_dir=str(run_dir), run_id=run["run_id"])
         test = run["metrics"].get("test", {})
         return f"run {run['run_id']} ({run['device']}), test " + ", ".join(
             f"{k}={v:.4f}" for k, v in test.items() if k.startswith(("recall@", "ndcg@")))
 
-    def _run_done(self) -> bool:
+    def run_done(self) -> bool:
         run_dir = self.state.get("run_dir")
         return bool(run_dir) and (Path(run_dir) / "run.json").exists()
-
-    def evaluate(self) -> str:
-        from gnn.evaluate import run_evaluation
-
-        run_dir = Path(self.state.get("run_dir"))
-        rows, _ = run_evaluation(Path(self.state.get("snapshot")), self._train_config(), ["temporal"],
-                                 [self.cfg.model, "pop", "bprmf"], run_dir / "eval")
-        k = self._train_config().eval_k
-        return "; ".join(f"{r['model']} ndcg@{k}={r[f'ndcg@{k}']:.4f}" for r in rows)
-
-    def _eval_done(self) -> bool:
-        return (Path(self.state.get("run_dir", "")) / "eval" / "rows.json").exists()
 
     def writeback(self) -> str:
         from graph.writeback import writeback
@@ -204,11 +204,51 @@ class Demo:
         result = writeback(self.g, Path(self.state.get("run_dir")))
         return f"{result.interests} INTERESTED_IN, {result.recommendations} MAY_LIKE, run {result.run_id} active"
 
-    def _writeback_done(self) -> bool:
+    def writeback_done(self) -> bool:
         from graph.writeback import active_run
 
         active = active_run(self.g)
         return bool(active) and active.get("id") == self.state.get("run_id")
+
+    def _device(self) -> str | None:
+        return None if self.device == "auto" else self.device
+
+
+class Demo(Pipeline):
+    """The demo's stages in order, on top of the shared ones."""
+
+    def __init__(self, g: Graph, cfg: DemoConfig):
+        super().__init__(g, cfg.state_dir, "demo", cfg.device)
+        self.cfg = cfg
+        self.result = DemoResult(stages=self.stages)
+
+    def _sample_done(self) -> bool:
+        return bool(self.state.get("sample_ingested")) and self.g.read(SAMPLE_CHECK)[0]["content"] > 0
+
+    def _ingest_sample(self) -> str:
+        detail = self.ingest("sample")
+        self.state.set(sample_ingested=True)
+        return detail
+
+    def train_config(self):
+        from gnn.config import TrainConfig
+
+        overrides = {"model": self.cfg.model, "backend": self.cfg.backend, "device": self.cfg.device}
+        if self.cfg.epochs:
+            overrides["epochs"] = self.cfg.epochs
+        return TrainConfig().with_overrides(**overrides)
+
+    def evaluate(self) -> str:
+        from gnn.evaluate import run_evaluation
+
+        run_dir = Path(self.state.get("run_dir"))
+        rows, _ = run_evaluation(Path(self.state.get("snapshot")), self.train_config(), ["temporal"],
+                                 [self.cfg.model, "pop", "bprmf"], run_dir / "eval")
+        k = self.train_config().eval_k
+        return "; ".join(f"{r['model']} ndcg@{k}={r[f'ndcg@{k}']:.4f}" for r in rows)
+
+    def _eval_done(self) -> bool:
+        return (Path(self.state.get("run_dir", "")) / "eval" / "rows.json").exists()
 
     def report(self) -> str:
         from report.build import ReportConfig, build_report
@@ -247,20 +287,17 @@ class Demo:
         self.result.api_url, self.result.api_key = url, key
         return f"{url} (pid file {self.cfg.state_dir / 'api.pid'})"
 
-    def _device(self) -> str | None:
-        return None if self.cfg.device == "auto" else self.cfg.device
-
     def run(self) -> DemoResult:
         if self.cfg.fresh:
             self.wipe()
         self.stage("apply schema", lambda: False, self.schema)
         self.changed = False  # the schema stage is always run and invalidates nothing
-        self.stage("ingest MovieLens-100K", self._movielens_done, lambda: self._ingest("movielens-100k"))
+        self.stage("ingest MovieLens-100K", self.movielens_done, lambda: self.ingest("movielens-100k"))
         self.stage("ingest multimodal sample", self._sample_done, self._ingest_sample)
-        self.stage("export snapshot", self._snapshot_done, self.export)
-        self.stage(f"train {self.cfg.model} ({self.cfg.backend})", self._run_done, self.train)
+        self.stage("export snapshot", self.snapshot_done, self.export)
+        self.stage(f"train {self.cfg.model} ({self.cfg.backend})", self.run_done, self.train)
         self.stage("evaluate vs baselines", self._eval_done, self.evaluate)
-        self.stage("write back interests", self._writeback_done, self.writeback)
+        self.stage("write back interests", self.writeback_done, self.writeback)
         self.stage("report", self._report_done, self.report)
         self.result.run_id = self.state.get("run_id", "")
         self.result.report = Path(self.state.get("report")) if self.state.get("report") else None
