@@ -642,6 +642,167 @@ def _export_graphstorm(args: argparse.Namespace) -> int:
     try:
         task = None if args.no_labels else "link_prediction"
         conf = to_graphstorm(Snapshot.load(args.snapshot), args.out, task=task, target_etype=target, split=split,
+                             seed=None if args.graphstorm_split else args.seed)
+    except ValueError as e:
+        raise ConfigError(f"ikg export-graphstorm: {e}") from e
+    emit_json(json.loads((conf.parent / "export.json").read_text()))
+    emit(f"GraphStorm config: {conf}")
+    emit(f"build the graph:  cd {conf.parent} && python -m graphstorm.gconstruct.construct_graph "
+         f"--conf-file {conf.name} --output-dir OUT --num-parts N --graph-name ikg --add-reverse-edges")
+    return 0
+
+
+def _add_graphstorm(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-graphstorm",
+                       help="write a snapshot as GraphStorm gconstruct input (Parquet + JSON) for cluster training")
+    p.add_argument("--snapshot", required=True, type=Path, help="snapshot directory (ikg export)")
+    p.add_argument("--out", required=True, type=Path, help="output directory (replaced if a previous export)")
+    p.add_argument("--target", default="User,INTERACTED,Content", help="link-prediction edge type SRC,REL,DST")
+    p.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test fractions of unique (src, dst) pairs")
+    p.add_argument("--seed", type=int, default=0, help="split seed")
+    p.add_argument("--graphstorm-split", action="store_true",
+                   help="let GraphStorm draw an unseeded per-edge split (faster gconstruct, not reproducible)")
+    p.add_argument("--no-labels", action="store_true", help="no link-prediction split (inference-only graph)")
+    p.set_defaults(func=_export_graphstorm)
+
+
+# ---------------------------------------------------------------- export (graph.export)
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _export(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from graph.export import ExportConfig, export_to
+    from graph.model import INPUT_REL_TYPES, NODE_LABELS
+    from graph.settings import var_dir
+
+    cfg = ExportConfig(labels=_csv(args.labels) or NODE_LABELS, rel_types=_csv(args.rels) or INPUT_REL_TYPES,
+                       since=args.since, until=args.until, sample_users=args.sample_users, hops=args.hops,
+                       seed=args.seed, features=() if args.no_features else _csv(args.features),
+                       reference_time=args.reference_time, workers=args.workers)
+    name = args.name or "export-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
+    out = Path(args.out) if args.out else var_dir("snapshots") / name
+    with open_graph() as g:
+        snap = export_to(g, cfg, out, name=name)
+    emit(f"snapshot written to {out}")
+    emit_json({"counts": snap.manifest["counts"], "features": snap.manifest["features"],
+               "reference_time": snap.manifest["reference_time_iso"], "timings": snap.manifest["timings"]})
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a subgraph from Neo4j into a snapshot (var/snapshots/<name>)")
+    p.add_argument("--name", help="snapshot name (default export-<UTC time>)")
+    p.add_argument("--out", help="snapshot directory (default var/snapshots/<name>)")
+    p.add_argument("--labels", help="comma list of node labels (default User,Content,Topic)")
+    p.add_argument("--rels", help="comma list of relationship types (default INTERACTED,HAS_TOPIC,SUBTOPIC_OF,FOLLOWS)")
+    p.add_argument("--since", help="keep interactions at or after this time (ISO-8601 or epoch seconds)")
+    p.add_argument("--until", help="keep interactions before this time")
+    p.add_argument("--sample-users", type=int, help="export only N random users and their neighbourhood")
+    p.add_argument("--hops", type=int, default=2, help="neighbourhood size around sampled users (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the user sample")
+    p.add_argument("--features", help="comma list of Label.prop embeddings (default every input embedding)")
+    p.add_argument("--no-features", action="store_true", help="export no node features")
+    p.add_argument("--reference-time", help="reference time for decay (default: latest exported interaction)")
+    p.add_argument("--workers", type=int, default=2, help="parallel sessions reading pages (default 2)")
+    p.set_defaults(func=_export)
+
+
+# ---------------------------------------------------------------- writeback / runs (graph.writeback)
+def _writeback_config(args: argparse.Namespace):
+    from graph.writeback import WritebackConfig
+
+    return WritebackConfig(top_k=args.top_k, recreate_index=args.recreate_index, keep_previous=args.keep_previous,
+                           snapshot=Path(args.snapshot) if args.snapshot else None)
+
+
+def _writeback_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--top-k", type=int, help="write only the first K interests/recommendations per user")
+    p.add_argument("--keep-previous", type=int, default=0,
+                   help="keep the edges of this many superseded runs (for instant rollback; default 0)")
+    p.add_argument("--recreate-index", action="store_true",
+                   help="drop and recreate user_emb_gnn/content_emb_gnn if the run's emb_dim differs")
+    p.add_argument("--snapshot", help="the run's snapshot directory, if not at the path in run.json")
+
+
+def _writeback_summary(result) -> dict:
+    return {"run_id": result.run_id, "skipped": result.skipped, "INTERESTED_IN": result.interests,
+            "MAY_LIKE": result.recommendations, "excluded_seen": result.excluded_seen,
+            "emb_gnn": result.embeddings, "missing_nodes": result.missing_nodes,
+            "previous": result.previous, "retired": result.retired, "timings": result.timings}
+
+
+def _writeback(args: argparse.Namespace) -> int:
+    from graph.writeback import writeback
+
+    with open_graph() as g:
+        result = writeback(g, args.run, _writeback_config(args))
+    emit(f"run {result.run_id} {'was already' if result.skipped else 'is now'} the active run")
+    emit_json(_writeback_summary(result))
+    return 0
+
+
+def _add_writeback(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("writeback", help="write a training run's interests, recommendations and emb_gnn to Neo4j")
+    p.add_argument("--run", required=True, help="run id (var/runs/<id>) or run directory")
+    _writeback_options(p)
+    p.set_defaults(func=_writeback)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from graph.writeback import activate, delete_run_edges, list_runs
+
+    with open_graph() as g:
+        if args.action == "list":
+            runs = list_runs(g)
+            if args.json:
+                emit_json(runs)
+                return 0
+            emit(f"{'run_id':<36} {'active':<6} {'state':<8} {'INTERESTED_IN':>13} {'MAY_LIKE':>9}  created_at")
+            for r in runs:
+                emit(f"{r['id']:<36} {str(bool(r.get('active'))):<6} {str(r.get('state')):<8} "
+                     f"{r['edges_present']['interests']:>13} {r['edges_present']['recommendations']:>9}  "
+                     f"{r.get('created_at')}")
+            return 0
+        if not args.run_id:
+            raise IkgError(f"`ikg runs {args.action}` needs a run id")
+        if args.action == "activate":
+            result = activate(g, args.run_id, _writeback_config(args))
+            emit(f"run {result.run_id} is now the active run")
+            emit_json(_writeback_summary(result))
+        else:
+            delete_run_edges(g, args.run_id)
+            emit(f"model edges of run {args.run_id} deleted")
+    return 0
+
+
+def _add_runs(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("runs", help="model runs in the graph: list | activate RUN_ID (rollback) | delete-edges RUN_ID")
+    p.add_argument("action", choices=["list", "activate", "delete-edges"])
+    p.add_argument("run_id", nargs="?")
+    p.add_argument("--json", action="store_true", help="list: print JSON")
+    _writeback_options(p)
+    p.set_defaults(func=_runs)
+
+
+# ---------------------------------------------------------------- graphstorm (scale-out export)
+def _export_graphstorm(args: argparse.Namespace) -> int:
+    from graph.errors import ConfigError
+    from graph.graphstorm import to_graphstorm
+    from graph.snapshot import Snapshot
+
+    target = tuple(args.target.split(","))
+    try:
+        split = tuple(float(f) for f in args.split.split(","))
+    except ValueError as e:
+        raise ConfigError(f"--split must be three comma-separated fractions, got {args.split!r}") from e
+    if len(target) != 3:
+        raise ConfigError(f"--target must be SRC,REL,DST, got {args.target!r}")
+    try:
+        task = None if args.no_labels else "link_prediction"
+        conf = to_graphstorm(Snapshot.load(args.snapshot), args.out, task=task, target_etype=target, split=split,
                              seed=args.seed)
     except ValueError as e:
         raise ConfigError(f"ikg export-graphstorm: {e}") from e

@@ -31,7 +31,7 @@ START_TIMEOUT_S = 10.0
 
 
 class AssetHandler(SimpleHTTPRequestHandler):
-    """Serves only whitelisted file types from one folder, with CORS headers for Browser."""
+    """Serves only whitelisted file types (no templates) from one folder, with CORS headers for Browser."""
 
     extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".grass": "text/plain; charset=utf-8",
                       ".html": "text/html; charset=utf-8", ".md": "text/markdown; charset=utf-8"}
@@ -50,7 +50,7 @@ class AssetHandler(SimpleHTTPRequestHandler):
 
     def send_head(self):  # type: ignore[no-untyped-def]
         path = self.path.split("?", 1)[0].split("#", 1)[0]
-        if path.endswith("/") or not path.endswith(SERVED_SUFFIXES) or ".." in path:
+        if path.endswith("/") or not path.endswith(SERVED_SUFFIXES) or ".." in path or ".template." in path:
             self.send_error(404, "not an asset")
             return None
         return super().send_head()

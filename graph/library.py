@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, LiteralString, cast
+from typing import Any, LiteralString, Protocol, cast
 
 from graph.errors import GraphError, InputError
 
@@ -350,7 +350,15 @@ def get(name: str, directory: Path = QUERIES_DIR) -> LibraryQuery:
 
 
 # ---------------------------------------------------------------- running (Neo4j)
-def missing_plugins(g: Any, query: LibraryQuery) -> list[str]:
+class Reader(Protocol):
+    """What running needs of ``graph.db.Graph``: its parameterised ``read`` (and ``uri`` for messages)."""
+
+    uri: str
+
+    def read(self, query: LiteralString, **params: Any) -> list[dict[str, Any]]: ...
+
+
+def missing_plugins(g: Reader, query: LibraryQuery) -> list[str]:
     """The plugins ``query`` requires that the server lacks."""
     missing = []
     for plugin in query.requires:
@@ -361,14 +369,14 @@ def missing_plugins(g: Any, query: LibraryQuery) -> list[str]:
     return missing
 
 
-def run(g: Any, query: LibraryQuery, given: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def run(g: Reader, query: LibraryQuery, given: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Bind the parameters, check required plugins, run the query through ``Graph.read``."""
     params = bind(query, given or {})
     missing = missing_plugins(g, query)
     if missing:
         names = {"gds": "Graph Data Science (gds.*)", "apoc": "APOC (apoc.*)"}
         raise GraphError(f"query {query.name!r} needs the {' and '.join(names[m] for m in missing)} plugin, "
-                         f"which is not installed on {getattr(g, 'uri', 'this server') or 'this server'}; "
+                         f"which is not installed on {g.uri or 'this server'}; "
                          "the managed server (`ikg server start`) ships it, or install it on your own server")
     logger.debug("running library query %s with %s", query.name, params)
     return g.read(cast(LiteralString, query.text), **params)

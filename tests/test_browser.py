@@ -9,6 +9,7 @@ messages separated by NUL on fds 3/4), so no extra package is needed. Skipped on
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -188,6 +190,42 @@ def test_grass_colors_parse():
     colors = grass_node_colors()
     assert set(colors) >= {"User", "Content", "Topic"}
     assert len(set(colors.values())) == len(colors), "each label needs its own colour"
+
+
+def test_asset_server_serves_only_assets_with_cors():
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from graph import browser_assets, server
+
+    port = server.free_port()
+    handler = functools.partial(browser_assets.AssetHandler, directory=str(browser.ASSETS_DIR))
+    httpd = ThreadingHTTPServer((browser.ASSETS_HOST, port), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://{browser.ASSETS_HOST}:{port}"
+    try:
+        with urllib.request.urlopen(f"{base}/{browser.STYLE_FILE}", timeout=5) as resp:
+            assert resp.headers["Access-Control-Allow-Origin"] == "*"
+            assert resp.read() == (browser.ASSETS_DIR / browser.STYLE_FILE).read_bytes()
+        preflight = urllib.request.Request(f"{base}/{browser.GUIDE_FILE}", method="OPTIONS",
+                                           headers={"Access-Control-Request-Headers": "pragma,cache-control"})
+        with urllib.request.urlopen(preflight, timeout=5) as resp:
+            assert resp.status == 204 and resp.headers["Access-Control-Allow-Headers"] == "pragma,cache-control"
+        for path in ("/", f"/{browser.GUIDE_TEMPLATE}", "/../../graph/db.py", "/missing.html"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                urllib.request.urlopen(base + path, timeout=5)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_conf_lines_leave_extra_conf_keys_alone():
+    cfg = ServerConfig(root=Path("/tmp/x"), http_port=7474, bolt_port=7687,
+                       extra_conf=((browser.POST_CONNECT_KEY, "play start"),))
+    lines = dict(browser.conf_lines(cfg))
+    assert browser.POST_CONNECT_KEY not in lines and lines[browser.ALLOWLIST_KEY].endswith("127.0.0.1")
+    assert browser.post_connect_commands(cfg)[0] == "style http://127.0.0.1:7476/style.grass"
 
 
 def test_conf_points_browser_at_our_assets(server_config: ServerConfig | None):

@@ -18,7 +18,7 @@
 // @requires gds
 MATCH (a:Topic)<-[:HAS_TOPIC]-(c:Content)-[:HAS_TOPIC]->(b:Topic)
 WHERE a.id < b.id AND ($source IS NULL OR (a.source = $source AND b.source = $source))
-WITH a, b, count(DISTINCT c) AS together
+WITH a, b, count(c) AS together
 WHERE together >= $min_count
 WITH gds.graph.project('ikg-topic-cooccurrence-' + randomUUID(), a, b,
                        {relationshipProperties: {weight: toFloat(together)}},
