@@ -14,7 +14,8 @@ construction tool from inside the directory)::
                                        (weight; ts, rating with null where absent; kind as a string);
                                        row i is snapshot edge i, which is GraphStorm's original edge id
     splits/<target key>/{train,valid,test}.parquet  src_id, dst_id: the seeded link-prediction split
-                                       of unique (src, dst) pairs (custom_split_filenames)
+                                       of unique (src, dst) pairs (custom_split_filenames; none
+                                       with seed=None, when GraphStorm splits by split_pct)
     splits/<target key>/assignment.parquet  split (int8 0 train, 1 valid, 2 test) per snapshot edge
     id_maps/<Label>.parquet            id (raw) -> nid (snapshot contiguous id), to map results back
     export.json                        what was exported from which snapshot, split counts, notes
@@ -161,7 +162,7 @@ def _write_split(snapshot: Snapshot, etype: EdgeType, part: np.ndarray, raw: dic
 
 
 def _write(snapshot: Snapshot, tmp: Path, task: str | None, target: EdgeType,
-           fractions: tuple[float, float, float], seed: int) -> tuple[int, int]:
+           fractions: tuple[float, float, float], seed: int | None) -> tuple[int, int]:
     """Write every file into ``tmp``; return (node types, edge types) written."""
     for sub in ("nodes", "edges", "id_maps"):
         (tmp / sub).mkdir(parents=True)
@@ -198,11 +199,12 @@ def _write(snapshot: Snapshot, tmp: Path, task: str | None, target: EdgeType,
         if features:
             conf["features"] = features
         if task is not None and etype == target:
-            arrays = snapshot.edges[etype]
-            part = split_pairs(arrays["src"], arrays["dst"], fractions, seed)
-            custom, split_counts = _write_split(snapshot, etype, part, raw, tmp)
-            # split_pct documents the ratios; custom_split_filenames (our seeded split) overrides it.
-            conf["labels"] = [{"task_type": task, "split_pct": list(fractions), "custom_split_filenames": custom}]
+            label: dict = {"task_type": task, "split_pct": list(fractions)}
+            if seed is not None:  # our seeded split, which overrides split_pct in GraphStorm
+                arrays = snapshot.edges[etype]
+                part = split_pairs(arrays["src"], arrays["dst"], fractions, seed)
+                label["custom_split_filenames"], split_counts = _write_split(snapshot, etype, part, raw, tmp)
+            conf["labels"] = [label]
         edge_confs.append(conf)
 
     config = {"version": GCONSTRUCT_VERSION, "nodes": node_confs, "edges": edge_confs}
@@ -212,8 +214,8 @@ def _write(snapshot: Snapshot, tmp: Path, task: str | None, target: EdgeType,
         "snapshot": {k: snapshot.manifest.get(k) for k in ("name", "created_at", "reference_time")},
         "task": task,
         "target_etype": list(target) if task is not None else None,
-        "split": {"fractions": list(fractions), "seed": seed, "unit": "unique (src, dst) pair",
-                  "counts": split_counts},
+        "split": {"fractions": list(fractions), "seed": seed, "counts": split_counts,
+                  "unit": "unique (src, dst) pair" if seed is not None else "edge (GraphStorm draws it, unseeded)"},
         "counts": {"nodes": {c["node_type"]: snapshot.num_nodes(c["node_type"]) for c in node_confs},
                    "edges": {edge_key(tuple(c["relation"])): len(snapshot.edges[tuple(c["relation"])]["src"])
                              for c in edge_confs}},
@@ -231,10 +233,12 @@ def _write(snapshot: Snapshot, tmp: Path, task: str | None, target: EdgeType,
 
 def to_graphstorm(snapshot: Snapshot, out_dir: Path, *, task: str | None = "link_prediction",
                   target_etype: EdgeType = DEFAULT_TARGET, split: tuple[float, float, float] = (0.8, 0.1, 0.1),
-                  seed: int = 0) -> Path:
+                  seed: int | None = 0) -> Path:
     """Write ``snapshot`` as GraphStorm gconstruct input into ``out_dir`` (atomically); return the config path.
 
-    ``task=None`` writes the graph without labels (for embedding inference only).
+    ``task=None`` writes the graph without labels (for embedding inference only). ``seed=None``
+    writes no split files: GraphStorm then draws its own unseeded split by ``split_pct``, which is
+    faster to construct at scale but neither reproducible nor pair-level.
 
     Raises:
         ValueError: bad task or split fractions.

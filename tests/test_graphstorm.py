@@ -149,6 +149,13 @@ def test_without_labels_writes_no_split(tmp_path):
     assert not (tmp_path / "gs" / "splits").exists()
 
 
+def test_graphstorm_draws_the_split_without_a_seed(tmp_path):
+    conf = json.loads(to_graphstorm(_tiny(), tmp_path / "gs", seed=None, split=(0.6, 0.2, 0.2)).read_text())
+    (label,) = next(e for e in conf["edges"] if tuple(e["relation"]) == TARGET)["labels"]
+    assert label == {"task_type": "link_prediction", "split_pct": [0.6, 0.2, 0.2]}
+    assert not (tmp_path / "gs" / "splits").exists()
+
+
 def test_replaces_a_previous_export_but_nothing_else(tmp_path):
     to_graphstorm(_tiny(), tmp_path / "gs")
     to_graphstorm(_tiny(), tmp_path / "gs", seed=5)
