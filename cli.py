@@ -666,13 +666,126 @@ def _add_graphstorm(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_export_graphstorm)
 
 
+# ---------------------------------------------------------------- scenarios (jobs.scenarios)
+def _scenario_server(args: argparse.Namespace, info) -> ServerConfig:
+    from jobs.scenarios.base import server_config
+
+    return server_config(info, args.bolt_port, args.http_port)
+
+
+def _scenario(args: argparse.Namespace) -> int:
+    from graph import server
+    from jobs import scenarios
+
+    if args.action == "list":
+        for s in scenarios.SCENARIOS.values():
+            emit(f"{s.info.name:<10} {s.info.title}  (own Neo4j: Bolt {s.info.bolt_port}, HTTP {s.info.http_port})")
+            for line in s.info.demonstrates:
+                emit(f"{'':<10} {line}")
+        emit("")
+        emit("run one: .venv/bin/ikg scenario run NAME   (stop its Neo4j: .venv/bin/ikg scenario stop NAME|--all)")
+        return 0
+    if args.action == "stop":
+        if not args.name and not args.all:
+            raise IkgError("`ikg scenario stop` needs a scenario NAME or --all")
+        for name in (scenarios.SCENARIOS if args.all else [scenarios.get(args.name).info.name]):
+            cfg = _scenario_server(args, scenarios.get(name).info)
+            emit(f"{name}: Neo4j {'stopped' if server.stop(cfg) else 'was not running'}")
+        return 0
+    if not args.name:
+        raise IkgError(f"`ikg scenario {args.action}` needs a scenario NAME (see `ikg scenario list`)")
+    scenario = scenarios.get(args.name)
+    if args.action == "env":
+        cfg = _scenario_server(args, scenario.info)
+        emit(f"export IKG_NEO4J_HOME={cfg.home} IKG_NEO4J_BOLT_PORT={cfg.bolt_port} IKG_NEO4J_HTTP_PORT={cfg.http_port}")
+        return 0
+    return _scenario_run(args, scenario)
+
+
+def _scenario_run(args: argparse.Namespace, scenario) -> int:
+    from graph.db import Graph
+    from graph.errors import ConfigError
+    from jobs.scenarios.base import ScenarioConfig, ensure_server
+
+    info = scenario.info
+    try:
+        cfg = ScenarioConfig(name=info.name, size=args.size, epochs=args.epochs, fresh=args.fresh,
+                             device=args.device, seed=args.seed)
+    except ValueError as e:
+        raise ConfigError(f"ikg scenario run: {e}") from e
+    srv = None
+    if external_server_configured():
+        if not args.use_external:
+            raise IkgError(f"NEO4J_URI is set, but scenario {info.name!r} runs in its own managed Neo4j (Bolt "
+                           f"{info.bolt_port}); unset NEO4J_URI, or pass --use-external to run it in your "
+                           "database, where it replaces the active model run")
+        if args.fresh:
+            raise IkgError("--fresh with --use-external would delete everything in your database: refused")
+        settings = Neo4jSettings.from_env()
+        logger.warning("running scenario %s in your Neo4j at %s: its active model run will be replaced",
+                       info.name, settings.uri)
+    else:
+        srv = _scenario_server(args, info)
+        ensure_server(info, srv)
+        settings = Neo4jSettings.for_server(srv)
+    started = time.perf_counter()
+    with Graph.connect(settings) as g:
+        result = scenario.run(g, cfg)
+    total = time.perf_counter() - started
+    emit(f"== scenario {info.name}: {info.title}")
+    for line in info.demonstrates:
+        emit(f"   {line}")
+    emit("")
+    emit(f"{'stage':<34} {'seconds':>8}  result")
+    for st in result.stages:
+        emit(f"{st.name:<34} {st.seconds:8.1f}  {'(skipped) ' if st.skipped else ''}{st.detail}")
+    emit(f"{'total':<34} {total:8.1f}")
+    emit("")
+    for line in result.facts:
+        emit(line)
+    emit("")
+    if srv is not None:
+        emit(f"Neo4j:    {srv.bolt_uri}  home {srv.home}")
+        emit(f"Browser:  {srv.browser_url}  (user neo4j, password in {srv.password_file})")
+        emit(f"Point ikg at it:  eval \"$(.venv/bin/ikg scenario env {info.name})\"   "
+             f"(then `ikg serve --port 8001` + `ikg api-key create` for the API)")
+    else:
+        emit(f"Neo4j:    {settings.uri} (NEO4J_URI; active run {result.run_id})")
+    emit("Look at:")
+    for line in result.look_at:
+        emit(f"  {line}")
+    if srv is not None:
+        emit(f"Stop:     .venv/bin/ikg scenario stop {info.name}")
+    return 0
+
+
+def _add_scenario(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scenario", help="seed case studies (movies, social, education) in their own Neo4j: "
+                                        "list | run NAME | stop NAME|--all | env NAME",
+                       description="Each scenario runs in its own managed Neo4j (.neo4j/scenarios/NAME) on "
+                                   "fixed ports; see docs/scenarios.md.")
+    p.add_argument("action", choices=["list", "run", "stop", "env"])
+    p.add_argument("name", nargs="?", help="scenario name (see `ikg scenario list`)")
+    p.add_argument("--all", action="store_true", help="stop: every scenario's Neo4j")
+    p.add_argument("--size", choices=["full", "ci"], default="full", help="run: ci = tiny data, few epochs")
+    p.add_argument("--epochs", type=int, help="run: training epochs (default: the scenario's)")
+    p.add_argument("--fresh", action="store_true", help="run: wipe the scenario's graph and state first")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--seed", type=int, default=0, help="run: seed of the synthetic worlds and training")
+    p.add_argument("--bolt-port", type=int, help="the scenario Neo4j's Bolt port (default per scenario)")
+    p.add_argument("--http-port", type=int, help="the scenario Neo4j's HTTP port (default per scenario)")
+    p.add_argument("--use-external", action="store_true",
+                   help="run: with NEO4J_URI set, run in that database (replaces its active model run)")
+    p.set_defaults(func=_scenario)
+
+
 # ---------------------------------------------------------------- entry point
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
-                _add_report, _add_cypher, _add_export, _add_graphstorm, _add_writeback, _add_runs):
+                _add_report, _add_cypher, _add_export, _add_graphstorm, _add_writeback, _add_runs, _add_scenario):
         add(sub)
     return parser
 

@@ -20,15 +20,16 @@ from tqdm import tqdm
 from graph.db import Graph, batched
 from graph.errors import ConfigError
 from graph.events import MERGE_INTERACTIONS
-from graph.model import CONTENT, vector_property
+from graph.model import CONTENT, FOLLOWS, INTERACTED, vector_property
 from graph.settings import var_dir
 from ingestion import queries as q
 from ingestion.embed.behavior import Activity
-from ingestion.embed.registry import get_encoder
+from ingestion.embed.cache import EmbeddingCache, file_key, text_key
+from ingestion.embed.registry import DEFAULTS, get_encoder
 from ingestion.media import load_audio, load_image
 from ingestion.quarantine import ErrorPolicy
 from ingestion.readers import read_dataset
-from ingestion.records import MAX_TEXT_CHARS, MODALITIES, ContentRec, Dataset, Source
+from ingestion.records import MAX_TEXT_CHARS, MODALITIES, TABLES, ContentRec, Dataset, Source
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +37,15 @@ BATCH_SIZE = 10_000
 CONTENT_BATCH_SIZE = 500       # content rows carry vectors (up to ~1.8k floats each)
 EMBED_CHUNK = 256              # items per encoder call (progress granularity)
 LOOKUP_CHUNK = 20_000
+CACHE_FILE = "embeddings.sqlite"
 STAGES = ("embed text", "embed image", "embed audio", "topics", "subtopics", "users", "content",
           "content_topics", "follows", "interactions", "behavior")
 
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """How to load: batch size, error policy, encoders (registry names, or a local path for text)."""
+    """How to load: batch size, error policy, encoders (registry names, or a local path for text),
+    and ``cache_dir`` for the embedding cache (None: no cache)."""
 
     batch_size: int = BATCH_SIZE
     content_batch_size: int = CONTENT_BATCH_SIZE
@@ -53,6 +56,7 @@ class IngestConfig:
     image_encoder: str | None = None
     audio_encoder: str | None = None
     device: str | None = None
+    cache_dir: Path | None = None
     max_text_chars: int = MAX_TEXT_CHARS
     progress: bool = True
 
@@ -105,9 +109,10 @@ class Summary:
                 continue
             lines.append(f"{s.name:<16} {s.read:>8} {s.written:>8} {s.skipped:>8} {s.seconds:>8.2f} "
                          f"{s.rows_per_s:>9.0f}")
-        read = sum(s.read for s in self.stages if not s.name.startswith("embed"))
+        read = sum(s.read for s in self.stages if s.name in TABLES)
         written = sum(s.written for s in self.stages if not s.name.startswith("embed"))
-        lines.append(f"{'total':<16} {read:>8} {written:>8} {self.rejected:>8} {self.seconds:>8.2f} "
+        skipped = sum(s.skipped for s in self.stages if s.name in TABLES)
+        lines.append(f"{'total':<16} {read:>8} {written:>8} {skipped:>8} {self.seconds:>8.2f} "
                      f"{written / self.seconds if self.seconds else 0:>9.0f}")
         return "\n".join(lines)
 
@@ -193,9 +198,28 @@ def _bar(total: int, desc: str, cfg: IngestConfig) -> tqdm:
     return tqdm(total=total, desc=desc, unit="rows", disable=not cfg.progress, leave=False, dynamic_ncols=True)
 
 
+def _cache_keys(todo: list[ContentRec], modality: str) -> dict[str, str]:
+    """content id → cache key: hash of the text, or of the media file's bytes (unreadable: no key)."""
+    keys = {}
+    for c in todo:
+        try:
+            keys[c.id] = text_key(c.embed_text) if modality == "text" else file_key(getattr(c, modality))
+        except OSError:
+            continue
+    return keys
+
+
 def embed_content(ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy, dims: dict[str, int],
                   summary: Summary) -> dict[str, dict[str, tuple[np.ndarray, str]]]:
     """content id → modality → (vector, model). Unreadable media and bad vectors are rejected."""
+    if cfg.cache_dir is None:
+        return _embed_content(ds, cfg, policy, dims, summary, None)
+    with EmbeddingCache(cfg.cache_dir / CACHE_FILE) as cache:
+        return _embed_content(ds, cfg, policy, dims, summary, cache)
+
+
+def _embed_content(ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy, dims: dict[str, int],
+                   summary: Summary, cache: EmbeddingCache | None) -> dict[str, dict[str, tuple[np.ndarray, str]]]:
     out: dict[str, dict[str, tuple[np.ndarray, str]]] = {c.id: {} for c in ds.content}
     for c in ds.content:
         for m, vec in c.vectors.items():
@@ -213,12 +237,26 @@ def embed_content(ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy, dims: dic
             continue
         stats = summary.stage(f"embed {modality}")
         started = time.perf_counter()
+        stats.read = len(todo)
+        model_key = f"{modality}:{name or DEFAULTS[modality]}"
+        keys = _cache_keys(todo, modality) if cache is not None else {}
+        if keys:
+            hits = cache.get(model_key, set(keys.values()))
+            for c in todo:
+                hit = hits.get(keys.get(c.id, ""))
+                if hit is not None and _vector_problem(hit[0], dims[modality]) is None:
+                    out[c.id][modality] = hit
+            todo = [c for c in todo if modality not in out[c.id]]
+            logger.info("embed %s: %d of %d vectors from the cache %s", modality, stats.read - len(todo),
+                        stats.read, cache.path)
+        if not todo:
+            stats.written, stats.seconds = stats.read, time.perf_counter() - started
+            continue
         encoder = get_encoder(modality, name, cfg.device)
         if encoder.dim != dims[modality]:
             raise ConfigError(f"{modality} encoder {encoder.name} produces {encoder.dim}-d vectors but the "
                               f"Content.emb_{modality} vector index has dimension {dims[modality]}; "
                               "apply the schema with that dimension (graph/model.py VECTOR_PROPERTIES)")
-        stats.read = len(todo)
         with _bar(len(todo), f"embed {modality}", cfg) as bar:
             for chunk in batched(todo, EMBED_CHUNK):
                 inputs, ok = [], []
@@ -248,9 +286,13 @@ def embed_content(ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy, dims: dic
                         rejected.add(c.id)
                     else:
                         out[c.id][modality] = (np.asarray(vec, dtype=np.float32), encoder.name)
+                if cache is not None:
+                    cache.put(model_key, encoder.name, {keys[c.id]: out[c.id][modality][0] for c in ok
+                                                        if c.id in keys and modality in out[c.id]})
                 bar.update(len(chunk))
-        stats.written = sum(1 for c in todo if modality in out[c.id])
-        stats.skipped = stats.read - stats.written
+        written = sum(1 for c in ds.content if modality in out[c.id] and modality not in c.vectors)
+        stats.written = written
+        stats.skipped = stats.read - written
         stats.seconds = time.perf_counter() - started
     ds.content = [c for c in ds.content if c.id not in rejected]
     return {cid: v for cid, v in out.items() if cid not in rejected}
@@ -342,12 +384,13 @@ def update_behavior(g: Graph, user_ids: set[str], cfg: IngestConfig, summary: Su
     stats = summary.stage("behavior")
     started = time.perf_counter()
     encoder = get_encoder("behavior", None, "cpu")
-    ref_ms = g.read(q.LATEST_INTERACTION)[0]["ms"] or 0
+    ref_ms = g.read(q.LATEST_INTERACTION, interacted=INTERACTED)[0]["ms"] or 0
     rows, empty = [], []
     with _bar(len(user_ids), "behavior", cfg) as bar:
         for chunk in batched(sorted(user_ids), cfg.batch_size):
+            found = g.read(q.USER_ACTIVITY, ids=chunk, interacted=INTERACTED, follows=FOLLOWS)
             acts = {r["id"]: Activity(r["kinds"], r["ratings"], r["ts"], r["items"], r["following"],
-                                      r["followers"], ref_ms) for r in g.read(q.USER_ACTIVITY, ids=chunk)}
+                                      r["followers"], ref_ms) for r in found}
             have = [uid for uid, a in acts.items() if not a.empty]
             empty += [uid for uid, a in acts.items() if a.empty]
             for uid, vec in zip(have, encoder.encode([acts[u] for u in have])):

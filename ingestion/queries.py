@@ -86,17 +86,20 @@ REMOVE u.emb_behavior, u.emb_behavior_model, u.emb_behavior_dim
 """
 
 # Per-user activity for the behaviour features (one record per user, lists collected server-side).
+# Relationship types are compared as parameters so that a graph without FOLLOWS (or without any
+# interaction yet) gives no "unknown relationship type" warnings.
 USER_ACTIVITY = """
 UNWIND $ids AS id
 MATCH (u:User {id: id})
-OPTIONAL MATCH (u)-[r:INTERACTED]->(c:Content)
+OPTIONAL MATCH (u)-[r]->(c:Content) WHERE type(r) = $interacted
 WITH u, collect(r.kind) AS kinds, collect(r.rating) AS ratings, collect(r.ts.epochMillis) AS ts,
      count(DISTINCT c) AS items
 RETURN u.id AS id, kinds, ratings, ts, items,
-       COUNT { (u)-[:FOLLOWS]->(:User) } AS following, COUNT { (u)<-[:FOLLOWS]-(:User) } AS followers
+       COUNT { (u)-[f]->(:User) WHERE type(f) = $follows } AS following,
+       COUNT { (u)<-[f]-(:User) WHERE type(f) = $follows } AS followers
 """
 
-LATEST_INTERACTION = "MATCH ()-[r:INTERACTED]->() RETURN max(r.ts).epochMillis AS ms"
+LATEST_INTERACTION = "MATCH ()-[r]->() WHERE type(r) = $interacted RETURN max(r.ts).epochMillis AS ms"
 
 # Which of the given ids already exist in the graph (one constant per label: index seeks).
 EXISTING_USERS = "UNWIND $ids AS id MATCH (n:User {id: id}) RETURN collect(id) AS ids"

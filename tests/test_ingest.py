@@ -273,3 +273,21 @@ def test_sample_dataset_has_all_three_modalities(graph, tmp_path):
     before = dump(graph)
     ingest_source(graph, ["sample"], CFG, sample_dir=tmp_path / "sample")  # rebuild + reload: no change
     assert dump(graph) == before
+
+
+def test_embedding_cache_gives_the_same_graph_without_encoding(graph, tmp_path, monkeypatch):
+    cfg = IngestConfig(progress=False, cache_dir=tmp_path / "cache")
+    ingest_paths(graph, [BASIC], cfg)
+    first = dump(graph)
+    graph.write("MATCH (n) DETACH DELETE n")
+    import ingestion.pipeline as pipeline
+
+    real = pipeline.get_encoder
+
+    def content_encoders_unused(modality, *a, **k):
+        assert modality == "behavior", "the cache should have answered"
+        return real(modality, *a, **k)
+    monkeypatch.setattr(pipeline, "get_encoder", content_encoders_unused)
+    summary = ingest_paths(graph, [BASIC], cfg)
+    assert summary.stage("embed text").written == 3
+    assert dump(graph) == first
