@@ -55,7 +55,8 @@ class MoviesScenario(Scenario):
         user = EXAMPLE_USER
         interests = library_rows(g, "user_top_interests", user_id=user, k=TOP)
         recs = recommendations(g, user, TOP)
-        why = library_rows(g, "explain_may_like", user_id=user, content_id=recs[0]["content_id"], limit=3) if recs else []
+        why = (library_rows(g, "explain_may_like", user_id=user, content_id=recs[0]["content_id"], limit=3)
+               if recs else [])
         fav = g.read(FAVOURITE, user_id=user)[0]
         similar = library_rows(g, "similar_content", content_id=fav["id"], embedding="gnn", k=TOP)
         support = {r["content_id"]: r for r in g.read(CO_LIKED, content_id=fav["id"], min_rating=LIKED_RATING,

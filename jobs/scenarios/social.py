@@ -60,7 +60,7 @@ class SocialScenario(Scenario):
         name="social", title="Social-media feed on the synthetic multimodal world",
         demonstrates=(
             "A synthetic world of posts with text, image and audio, follows and planted interests (ikg synth).",
-            "Posts are embedded per modality (MiniLM text, EfficientNet image, MFCC audio); the GNN uses them as features.",
+            "Posts are embedded per modality (MiniLM text, EfficientNet image, MFCC audio) as GNN features.",
             "A user's feed (MAY_LIKE), how followees shape it (influencers), and a real measurement:",
             "precision@5 of INTERESTED_IN against the planted interests, beside two baselines.",
         ),
@@ -115,11 +115,12 @@ class SocialScenario(Scenario):
         f.append("Recovered vs planted interests (last window of truth/user_topics, leaf topics):")
         f += recovery.table_lines(scores, TOP)
         fol = influencers[0]["user_id"] if influencers else user
+        post = feed[0]["content_id"] if feed else "c0"
         result.look_at += [
             "ikg cypher run influencers -p k=5 -p min_followers=3",
             f"ikg cypher run user_top_interests -p user_id={user} -p k=5",
-            f"ikg cypher run explain_may_like -p user_id={user} -p content_id={feed[0]['content_id'] if feed else 'c0'}",
-            f"ikg cypher run similar_content -p content_id={feed[0]['content_id'] if feed else 'c0'} -p embedding=image",
+            f"ikg cypher run explain_may_like -p user_id={user} -p content_id={post}",
+            f"ikg cypher run similar_content -p content_id={post} -p embedding=image",
             f"Browser: MATCH p=(:User {{id:'{fol}'}})<-[:FOLLOWS]-(:User)-[:INTERESTED_IN]->(:Topic) RETURN p LIMIT 50",
             f"API: GET /v1/users/{user}/recommendations?k=5 · /v1/users/{user}/neighborhood?depth=1 · "
             f"/v1/content/<id>/similar?modality=audio",
