@@ -81,6 +81,7 @@ gsf:
 # ---------------------------------------------------------------- project venv side
 def _random_snapshot(users: int, content: int, topics: int, per_user: int, text_dim: int, seed: int = 0):
     """A vectorised random world at a chosen size (features with 20 % missing, all four edge types)."""
+    from graph.model import INTERACTION_KINDS
     from graph.snapshot import Snapshot
 
     rng = np.random.default_rng(seed)
@@ -99,14 +100,15 @@ def _random_snapshot(users: int, content: int, topics: int, per_user: int, text_
                      "kind": rng.integers(0, 6, n).astype(np.int8)},
             ("Content", "HAS_TOPIC", "Topic"): {"src": np.arange(content), "dst": rng.integers(0, topics, content),
                                                 "weight": np.ones(content, dtype=np.float32)},
-            ("Topic", "SUBTOPIC_OF", "Topic"): {"src": np.arange(1, topics), "dst": np.zeros(topics - 1, dtype=np.int64)},
+            ("Topic", "SUBTOPIC_OF", "Topic"): {"src": np.arange(1, topics),
+                                                "dst": np.zeros(topics - 1, dtype=np.int64)},
             ("User", "FOLLOWS", "User"): {"src": rng.integers(0, users, 6 * users),
                                           "dst": rng.integers(0, users, 6 * users)},
         },
         features={"Content": {"emb_text": text},
                   "User": {"emb_behavior": rng.normal(size=(users, 16)).astype(np.float32)}},
         feature_masks={"Content": {"emb_text": text_mask}, "User": {"emb_behavior": np.ones(users, dtype=bool)}},
-        manifest={"name": f"random-{users}", "interaction_kinds": ["view", "click", "like", "rate", "share", "comment"]},
+        manifest={"name": f"random-{users}", "interaction_kinds": list(INTERACTION_KINDS)},
     )
 
 
@@ -177,14 +179,16 @@ def _case(name: str, spec: tuple, gs_python: str, work: Path, train: bool) -> di
 
 def _table(rows: list[dict]) -> list[str]:
     lines = ["| case | users | content | interactions | baseline: Snapshot.save s | to_graphstorm s | snapshot MB "
-             "| export MB | gconstruct s | baseline: gconstruct, split_pct s | partition MB | nodes (GraphStorm) | edges incl. reverse | checks |",
+             "| export MB | gconstruct s | baseline: gconstruct, split_pct s | partition MB | nodes (GraphStorm) "
+             "| edges incl. reverse | checks |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         passed = [k for k, v in r["checks"].items() if v is True]
         failed = [k for k, v in r["checks"].items() if v is not True]
         verdict = f"{len(passed)}/{len(r['checks'])} pass" + (f" (FAILED: {', '.join(failed)})" if failed else "")
         lines.append(f"| {r['case']} | {r['users']:,} | {r['content']:,} | {r['interactions']:,} | {r['save_s']:.2f} "
-                     f"| {r['export_s']:.2f} | {r['snapshot_mb']:.1f} | {r['export_mb']:.1f} | {r['construct_s']:.1f} | {r['construct_pct_s']:.1f} "
+                     f"| {r['export_s']:.2f} | {r['snapshot_mb']:.1f} | {r['export_mb']:.1f} | {r['construct_s']:.1f} "
+                     f"| {r['construct_pct_s']:.1f} "
                      f"| {r['built_mb']:.1f} | {r['num_nodes']:,} | {r['num_edges']:,} | {verdict} |")
     return lines
 
@@ -231,7 +235,8 @@ def main() -> int:
     for r in rows:
         lines.append(f"- {r['case']}: split train/valid/test edges {r['split_edges']}")
     for r in trained:
-        lines.append(f"- GraphStorm link-prediction training on {r['case']}: `python -m graphstorm.run.gs_link_prediction` "
+        lines.append(f"- GraphStorm link-prediction training on {r['case']}: "
+                     "`python -m graphstorm.run.gs_link_prediction` "
                      f"(rgcn, 2 layers, {TRAIN_EPOCHS} epochs, CPU, local launcher) ran in {r['train_s']:.1f} s wall "
                      f"including launcher start-up and id remapping; its embeddings mapped back to snapshot rows "
                      f"with read_graphstorm_embeddings: {r['embeddings']}. Model quality is not assessed here.")
@@ -279,7 +284,8 @@ def _verify(case_dir: Path) -> dict:
             mask = snap.feature_masks[label][prop]
             expected = np.where(mask[:, None], arr, 0)[rows]
             feats_ok &= np.array_equal(nfeat[f"{label}/{prop}"].numpy(), expected)
-            feats_ok &= np.array_equal(nfeat[f"{label}/{prop}_present"].numpy().reshape(-1), mask[rows].astype(np.float32))
+            present = nfeat[f"{label}/{prop}_present"].numpy().reshape(-1)
+            feats_ok &= np.array_equal(present, mask[rows].astype(np.float32))
     checks["node features + presence"] = bool(feats_ok)
     # endpoints of the target edges, mapped back to raw ids and original (= snapshot) edge ids
     etype_ids, per_type_eids = gpb.map_to_per_etype(g.edata[dgl.EID])
