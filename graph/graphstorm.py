@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from graph.errors import InputError
+from graph.model import CONTENT, INTERACTED, USER
 from graph.snapshot import EdgeType, Snapshot, edge_key
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ SPLIT_NAMES = ("train", "valid", "test")
 TASKS = ("link_prediction",)
 FEATURE_DTYPE = "float32"
 EDGE_FEATURES = ("weight",)  # dense numeric edge attributes GraphStorm may use (lp_edge_weight_for_loss)
-DEFAULT_TARGET: EdgeType = ("User", "INTERACTED", "Content")
+DEFAULT_TARGET: EdgeType = (USER, INTERACTED, CONTENT)
 
 
 def split_pairs(src: np.ndarray, dst: np.ndarray, fractions: tuple[float, float, float],
