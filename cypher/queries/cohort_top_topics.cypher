@@ -3,7 +3,8 @@
 // A cohort's weight on a topic is the sum of r.weight * h.weight over its members'
 // interactions with content of the topic; share is that weight over the cohort's total, and
 // lift is share divided by the topic's share over all users (lift > 1: over-represented).
-// Age buckets: under 18, 18-24, 25-34, 35-44, 45-54, 55+, unknown.
+// Age buckets: under 18, 18-24, 25-34, 35-44, 45-54, 55+, unknown. (Weights are summed per cohort
+// and content first, then spread over the content's topics: same sums, far fewer rows.)
 //
 // @param cohort: string in (age_bucket, occupation, gender) = age_bucket   how to group users
 // @param k: int = 5                      topics per cohort
@@ -26,9 +27,11 @@ WITH u, CASE $cohort
         END AS cohort
 WITH cohort, collect(u) AS members
 UNWIND members AS u
-MATCH (u)-[r:INTERACTED]->(:Content)-[h:HAS_TOPIC]->(t:Topic)
+MATCH (u)-[r:INTERACTED]->(c:Content)
+WITH cohort, size(members) AS users, c, sum(r.weight) AS content_weight
+MATCH (c)-[h:HAS_TOPIC]->(t:Topic)
 WHERE $source IS NULL OR t.source = $source
-WITH cohort, size(members) AS users, t, sum(r.weight * h.weight) AS weight
+WITH cohort, users, t, sum(content_weight * h.weight) AS weight
 WITH t, collect({cohort: cohort, users: users, weight: weight}) AS per_cohort, sum(weight) AS topic_total
 WITH collect({t: t, per: per_cohort, total: topic_total}) AS topics, sum(topic_total) AS grand_total
 UNWIND topics AS x

@@ -27,7 +27,7 @@ OPTIONAL MATCH (u)-[i:INTERESTED_IN]->(t) WHERE i.run_id = run.id
 CALL (u, t) {
   OPTIONAL MATCH (u)-[last:INTERACTED]->(:Content)
   WITH max(last.ts) AS t_ref
-  OPTIONAL MATCH (u)-[r:INTERACTED]->(:Content)-[h:HAS_TOPIC]->(t)
+  OPTIONAL MATCH (t)<-[h:HAS_TOPIC]-(:Content)<-[r:INTERACTED]-(u)
   RETURN coalesce(sum(r.weight * h.weight *
            0.5 ^ (duration.inSeconds(r.ts, t_ref).seconds / ($half_life_days * 86400.0))), 0.0) AS decayed
 }
