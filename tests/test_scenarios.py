@@ -168,3 +168,16 @@ def test_education_ci_run_end_to_end(graph, tmp_path, monkeypatch):
     again = scenarios.get("education").run(graph, cfg)
     assert [s.skipped for s in again.stages[1:-1]] == [True] * 6
     assert again.run_id == result.run_id and again.data["profile"] == data["profile"]
+
+
+def test_demo_keeps_its_stages_on_the_shared_pipeline(tmp_path, monkeypatch):
+    from jobs.demo import Demo, DemoConfig, Pipeline
+
+    seen: list[str] = []
+    monkeypatch.setattr(Pipeline, "stage", lambda self, name, done, run: seen.append(name))
+    demo = Demo(object(), DemoConfig(state_dir=tmp_path))
+    result = demo.run()
+    assert seen == ["apply schema", "ingest MovieLens-100K", "ingest multimodal sample", "export snapshot",
+                    "train sage (dgl)", "evaluate vs baselines", "write back interests", "report", "start API"]
+    assert result.stages is demo.stages
+    assert demo.train_config().model == "sage" and demo.name == "demo"
