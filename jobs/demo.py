@@ -25,9 +25,10 @@ from graph.settings import var_dir
 
 logger = logging.getLogger(__name__)
 
+# COUNT subqueries only: one row even on an empty graph (a grouping key over no rows returns none)
 MOVIELENS_CHECK = """
-MATCH (c:Content) WHERE c.id STARTS WITH 'movie:'
-RETURN count(c) AS content, count(c.emb_text) AS embedded,
+RETURN COUNT { MATCH (c:Content) WHERE c.id STARTS WITH 'movie:' } AS content,
+       COUNT { MATCH (c:Content) WHERE c.id STARTS WITH 'movie:' AND c.emb_text IS NOT NULL } AS embedded,
        COUNT { MATCH (:User)-[:INTERACTED]->(m:Content) WHERE m.id STARTS WITH 'movie:' } AS interactions
 """
 GRAPH_COUNTS = """
