@@ -265,7 +265,7 @@ def _train_config(args: argparse.Namespace, **extra):
         "head": args.head, "minibatch": True if args.minibatch else None,
         "fanouts": (tuple(int(f) for f in args.fanouts.split(",")) if args.fanouts
                     else (10,) * args.layers if args.layers else None),
-        "use_features": False if args.no_features else None, **extra,
+        "use_features": False if args.no_features else None, "num_threads": args.threads, **extra,
     }
     if args.config:
         return TrainConfig.from_yaml(Path(args.config), **overrides)
@@ -290,6 +290,7 @@ def _gnn_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--half-life-days", type=float)
     p.add_argument("--no-features", action="store_true", help="ignore node features (ids + statistics only)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--threads", type=int, help="torch CPU threads (0 = torch default; 1 on a busy box)")
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> str:
     snap = Snapshot.load(snap_dir)
     plain = without_text_kg(snap)
     base = TrainConfig(backend=args.backend, device=args.device, epochs=args.epochs, patience=args.patience,
-                       batch_size=args.batch_size, emb_dim=64, eval_k=20)
+                       batch_size=args.batch_size, emb_dim=64, eval_k=20,
+                       num_threads=args.threads)
     load_before = os.getloadavg()
     rows = []
     for split in args.splits.split(","):
@@ -142,14 +143,16 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=8192)
     p.add_argument("--tune", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)")
     p.add_argument("--rebuild", action="store_true", help="re-ingest and re-export the snapshot")
+    p.add_argument("--out", type=Path, default=RESULTS, help="where to save the table")
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     report = run(args)
     sys.stdout.write(report)
     if not args.no_save:
-        RESULTS.write_text(report)
+        args.out.write_text(report)
 
 
 if __name__ == "__main__":

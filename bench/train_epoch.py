@@ -101,7 +101,8 @@ def bare_pyg(data: TrainData, batch_size: int) -> BareLoop:
 
 
 def ours(data: TrainData, backend: str, batch_size: int, bare: bool) -> Trainer:
-    cfg = TrainConfig(backend=backend, device="cpu", emb_dim=DIM, num_layers=LAYERS, batch_size=batch_size,
+    cfg = TrainConfig(backend=backend, device="cpu", num_threads=torch.get_num_threads(), emb_dim=DIM,
+                      num_layers=LAYERS, batch_size=batch_size,
                       **({"use_features": False, "stats_labels": (), "topic_loss_weight": 0.0, "dropout": 0.0,
                           "id_dropout": 0.0} if bare else {}))
     return Trainer(data, cfg)
@@ -139,7 +140,8 @@ def run(args: argparse.Namespace) -> str:
         f"Graph: {source}; {len(data.train):,} training pairs, {sum(len(s) for s, _ in data.edges.values()):,} "
         f"message-passing edges ({len(data.edges)} relation types incl. reverses). Model: {LAYERS} layers, {DIM}-d, "
         f"SAGE mean, BPR, 1 negative, batch {bs:,} positives, full-graph forward per batch, CPU, torch "
-        f"{torch.__version__}. 1 warm-up + {args.repeat} timed epochs per loop, interleaved. Machine: "
+        f"{torch.__version__}, {torch.get_num_threads()} torch thread(s). 1 warm-up + {args.repeat} timed epochs "
+        "per loop, interleaved. Machine: "
         f"{os.cpu_count()} cores, Python {platform.python_version()}, load {load_before[0]:.1f} → "
         f"{load_after[0]:.1f} (shared box).", "",
         "| loop | median s/epoch | best s/epoch | ratio to its bare loop (median) | (best) |",
@@ -161,9 +163,11 @@ def main() -> None:
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=8192)
     p.add_argument("--planted", action="store_true", help="use the planted graph even if MovieLens is cached")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads for every loop")
     p.add_argument("--no-save", action="store_true")
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    torch.set_num_threads(args.threads)
     report = run(args)
     sys.stdout.write(report)
     if not args.no_save:

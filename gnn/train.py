@@ -46,6 +46,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def configure_torch(cfg: TrainConfig) -> None:
+    """Set torch's CPU thread count (process-wide) when the config asks for one."""
+    if cfg.num_threads > 0:
+        torch.set_num_threads(cfg.num_threads)
+
+
 def seed_everything(seed: int, backend: str) -> None:
     """Seed python, numpy, torch (and DGL's sampler when DGL is the backend)."""
     random.seed(seed)
@@ -90,6 +96,7 @@ class Trainer:
     def __init__(self, data: TrainData, cfg: TrainConfig, device: torch.device | None = None):
         self.data, self.cfg = data, cfg
         self.device = device or resolve_device(cfg.device)
+        configure_torch(cfg)
         seed_everything(cfg.seed, cfg.backend)
         self.backend = get_backend(cfg.backend)
         started = time.perf_counter()

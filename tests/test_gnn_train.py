@@ -17,7 +17,7 @@ from gnn.synthetic import PlantedWorld, planted_snapshot
 from gnn.train import Trainer, train_run
 
 WORLD = PlantedWorld(n_users=60, n_content=90, n_topics=6, per_user=16, drifters=3)
-FAST = TrainConfig(device="cpu", emb_dim=32, epochs=20, patience=5, batch_size=512, lr=0.01)
+FAST = TrainConfig(device="cpu", num_threads=1, emb_dim=32, epochs=20, patience=5, batch_size=512, lr=0.01)
 COMBOS = [("dgl", "sage"), ("dgl", "gcn"), ("pyg", "sage"), ("pyg", "gcn")]
 
 
