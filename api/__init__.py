@@ -2,8 +2,6 @@
 metrics and the versioned blueprints. Never imports torch or ``gnn``."""
 from __future__ import annotations
 
-import logging
-
 from flask import Flask, Response, current_app, request
 
 from api import errors, metrics
@@ -14,14 +12,12 @@ from api.keys import KeyVerifier, Principal
 from graph import read
 from graph.settings import Neo4jSettings
 
-logger = logging.getLogger(__name__)
-
 PUBLIC_ENDPOINTS = frozenset({"ops.health"})
 KEY_HEADER = "X-API-Key"
 
 
 def create_app(config: ApiConfig | None = None) -> Flask:
-    """Build the app; the Driver is created here (after any fork) and closed at exit by the server."""
+    """Build the app; its Driver is created here, so each (forked) worker process has its own."""
     from api import events, ops, v1
 
     config = config or ApiConfig.from_env()

@@ -7,7 +7,7 @@ popular unseen movies of the user's top-3 genres; it is tagged model 'popularity
 
 Measured per endpoint for a fixed duration: p50/p95/p99 latency and throughput; baselines in the
 same run: GET /health (HTTP stack, no database) and the interests Cypher through the driver alone
-(sequential, one process). CPU seconds of the load generator, the API workers and Neo4j are read from
+(one process, and as many processes as API workers). CPU seconds of the load generator, the API workers and Neo4j are read from
 /proc, because all three share this machine's cores.
 
     .venv/bin/python bench/api_load.py [--duration 10] [--clients 32] [--workers 4]
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import logging
 import multiprocessing as mp
 import os
@@ -179,19 +178,31 @@ def load(port: int, key: str, paths: list[str], clients: int, duration: float, p
             "wall": wall}
 
 
-def direct_baseline(g: Graph, users: list[str], seconds: float) -> dict:
-    """The interests query through the driver alone, sequential: the database round-trip floor."""
+def _direct_proc(settings: Neo4jSettings, users: list[str], seconds: float, seed: int, queue) -> None:
     lat = []
-    deadline = time.perf_counter() + seconds
-    rng = random.Random(7)
-    while time.perf_counter() < deadline:
-        t0 = time.perf_counter()
-        g.read(read.MODEL_INTERESTS, user=rng.choice(users), offset=0, limit=21)
-        lat.append(time.perf_counter() - t0)
-    lat.sort()
+    rng = random.Random(seed)
+    with Graph.connect(settings) as g:
+        g.read(read.MODEL_INTERESTS, user=users[0], offset=0, limit=21)
+        deadline = time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            g.read(read.MODEL_INTERESTS, user=rng.choice(users), offset=0, limit=21)
+            lat.append(time.perf_counter() - t0)
+    queue.put(lat)
+
+
+def direct_baseline(settings: Neo4jSettings, users: list[str], seconds: float, procs: int) -> dict:
+    """The interests query through the driver alone (no HTTP), ``procs`` sequential loops in parallel."""
+    queue: mp.Queue = mp.Queue()
+    ps = [mp.Process(target=_direct_proc, args=(settings, users, seconds, i, queue)) for i in range(procs)]
+    for p in ps:
+        p.start()
+    lat = sorted(x for _ in ps for x in queue.get())
+    for p in ps:
+        p.join()
     q = statistics.quantiles(lat, n=100, method="inclusive")
     return {"n": len(lat), "errors": 0, "rps": len(lat) / seconds, "p50": q[49] * 1e3, "p95": q[94] * 1e3,
-            "p99": q[98] * 1e3}
+            "p99": q[98] * 1e3, "procs": procs}
 
 
 def main() -> int:
@@ -243,7 +254,7 @@ def main() -> int:
                     result["api_cpu"] = sum(cpu1[p] - cpu0[p] for p in cpu0 if p != neo4j_pid)
                     result["neo4j_cpu"] = cpu1[neo4j_pid] - cpu0[neo4j_pid]
                     rows.append((name, result))
-                direct = direct_baseline(g, users, args.duration)
+                direct = [direct_baseline(settings, users, args.duration, n) for n in (1, args.workers)]
             finally:
                 api.terminate()
                 api.wait(timeout=30)
@@ -266,7 +277,7 @@ def _wait_healthy(port: int, timeout: float = 60.0) -> None:
     raise RuntimeError(f"ikg serve did not answer on port {port} within {timeout:.0f} s")
 
 
-def _report(rows: list, direct: dict, args: argparse.Namespace) -> str:
+def _report(rows: list, direct: list[dict], args: argparse.Namespace) -> str:
     lines = ["# API load benchmark (bench/api_load.py)", "",
              f"MovieLens-100K graph, `ikg serve --workers {args.workers}` (gunicorn, worker processes) on "
              f"loopback, {args.clients} keep-alive clients in {args.gen_procs} generator processes, "
@@ -279,9 +290,10 @@ def _report(rows: list, direct: dict, args: argparse.Namespace) -> str:
         lines.append(f"| {name} | {r['n']} | {r['errors']} | {r['rps']:.0f} | {r['p50']:.2f} | {r['p95']:.2f} | "
                      f"{r['p99']:.2f} | {r['gen_cpu']:.1f} | {r['api_cpu']:.1f} | {r['neo4j_cpu']:.1f} | "
                      f"{max(0.0, r['machine_cpu'] - r['gen_cpu'] - r['api_cpu'] - r['neo4j_cpu']):.1f} | {r['load']:.1f} |")
-    lines.append(f"| baseline: interests Cypher via driver, sequential, no HTTP | {direct['n']} | 0 | "
-                 f"{direct['rps']:.0f} | {direct['p50']:.2f} | {direct['p95']:.2f} | {direct['p99']:.2f} | – | – | – | – | "
-                 f"{os.getloadavg()[0]:.1f} |")
+    for d in direct:
+        lines.append(f"| baseline: interests Cypher via the driver, no HTTP, {d['procs']} process(es) | {d['n']} | 0 | "
+                     f"{d['rps']:.0f} | {d['p50']:.2f} | {d['p95']:.2f} | {d['p99']:.2f} | – | – | – | – | "
+                     f"{os.getloadavg()[0]:.1f} |")
     lines += ["", f"CPU seconds are over the {args.duration:g} s window of each endpoint "
               f"(available: {os.cpu_count()} cores x {args.duration:g} s = {os.cpu_count() * args.duration:g} CPU s); "
               "'other processes' is everything else running on the machine in that window (from /proc/stat).", ""]

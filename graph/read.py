@@ -7,7 +7,6 @@ allow-listed ``graph.model.VECTOR_PROPERTIES``, never from callers.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, LiteralString
 
@@ -17,12 +16,9 @@ from neo4j.exceptions import ConnectionAcquisitionTimeoutError, DatabaseUnavaila
     SessionExpired
 
 from graph.db import Graph
-from graph.errors import GraphError
 from graph.model import CONTENT, FOLLOWS, HAS_TOPIC, INTERACTED, INTERESTED_IN, MAY_LIKE, SUBTOPIC_OF, USER, \
     VECTOR_PROPERTIES, vector_property
 from graph.settings import Neo4jSettings
-
-logger = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400.0
 CONTENT_MODALITIES = ("text", "image", "audio", "fused", "gnn")
@@ -204,7 +200,8 @@ NODE_FIELDS = """
 {key: labels(n)[0] + '/' + n.id, id: n.id, label: labels(n)[0],
  name: coalesce(n.name, n.title), kind: n.kind, source: n.source}
 """
-START_NODE = ("MATCH (n:User {id: $user}) RETURN elementId(n) AS eid, " + NODE_FIELDS + " AS node")
+START_NODE = ("MATCH (n:User {id: $user}) OPTIONAL MATCH (run:ModelRun {active: true}) "
+              "RETURN elementId(n) AS eid, run.id AS run_id, run.model AS run_model, " + NODE_FIELDS + " AS node")
 EMBEDDINGS = """
 UNWIND $eids AS eid MATCH (n) WHERE elementId(n) = eid
 RETURN eid, [k IN keys(n) WHERE k STARTS WITH 'emb_' AND NOT k ENDS WITH '_model' AND NOT k ENDS WITH '_dim'
@@ -217,10 +214,9 @@ MATCH (a) WHERE elementId(a) = eid
 MATCH (a)-[r]-(n)
 WHERE type(r) IN $types AND (n:User OR n:Content OR n:Topic) AND NOT elementId(n) IN $seen
   AND (NOT type(r) IN ['INTERESTED_IN', 'MAY_LIKE'] OR r.run_id = $run_id OR r.source = 'declared')
-WITH a, r, n ORDER BY coalesce(r.score, r.weight, 1.0) DESC, n.id LIMIT $cap
-RETURN elementId(n) AS eid, """ + NODE_FIELDS + """ AS node,
-       {source: labels(startNode(r))[0] + '/' + startNode(r).id, target: labels(endNode(r))[0] + '/' + endNode(r).id,
-        type: type(r), weight: r.weight, score: r.score, rank: r.rank, kind: r.kind, rating: r.rating,
+WITH eid, a, r, n ORDER BY coalesce(r.score, r.weight, 1.0) DESC, n.id LIMIT $cap
+RETURN eid AS from, elementId(n) AS eid, startNode(r) = a AS outgoing, """ + NODE_FIELDS + """ AS node,
+       {type: type(r), weight: r.weight, score: r.score, rank: r.rank, kind: r.kind, rating: r.rating,
         ts: toString(r.ts), run_id: r.run_id} AS edge
 """
 ACTIVE_RUN = "MATCH (run:ModelRun {active: true}) RETURN run.id AS id, run.model AS model LIMIT 1"
@@ -246,7 +242,7 @@ def neighborhood(g: Graph, user_id: str, depth: int, limit: int, rels: tuple[str
         start = tx.run(START_NODE, user=user_id).single()
         if start is None:
             return None
-        run = tx.run(ACTIVE_RUN).single()
+        run = {"id": start["run_id"], "model": start["run_model"]} if start["run_id"] else None
         nodes = {start["eid"]: start["node"]}
         edges: dict[tuple[str, str, str], dict[str, Any]] = {}
         frontier = [start["eid"]]
@@ -262,14 +258,15 @@ def neighborhood(g: Graph, user_id: str, depth: int, limit: int, rels: tuple[str
                         continue
                     nodes[row["eid"]] = row["node"]
                     new.append(row["eid"])
-                edge = _compact(row["edge"])
-                edges.setdefault((edge["source"], edge["type"], edge["target"]), edge)
+                near, far = nodes[row["from"]]["key"], row["node"]["key"]
+                source, target = (near, far) if row["outgoing"] else (far, near)
+                edge = {"source": source, "target": target, **_compact(row["edge"])}
+                edges.setdefault((source, edge["type"], target), edge)
             frontier = new
         if embeddings:
             for row in tx.run(EMBEDDINGS, eids=list(nodes)):
                 nodes[row["eid"]]["embeddings"] = {k: v for k, v in row["embeddings"]}
-        return {"nodes": [_compact(n) for n in nodes.values()], "edges": list(edges.values()),
-                "run": dict(run) if run else None}
+        return {"nodes": [_compact(n) for n in nodes.values()], "edges": list(edges.values()), "run": run}
 
     return g.run_read(work)
 
@@ -349,13 +346,19 @@ def similar_users(g: Graph, user_id: str, k: int, modality: str | None = None) -
 
 
 # ---------------------------------------------------------------- recommendations
+# One round trip for the common case: user check, active run and its MAY_LIKE edges together.
 REC_MODEL = """
-MATCH (u:User {id: $user})-[m:MAY_LIKE {run_id: $run_id}]->(c:Content)
-WHERE ($topic IS NULL OR EXISTS { (c)-[:HAS_TOPIC]->(:Topic {id: $topic}) })
-  AND (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) })
-  AND NOT c.id IN $skip
-RETURN c.id AS id, c.title AS title, c.kind AS kind, m.score AS score, m.rank AS rank
-ORDER BY m.rank, c.id LIMIT $k
+OPTIONAL MATCH (u:User {id: $user})
+OPTIONAL MATCH (run:ModelRun {active: true})
+RETURN u IS NOT NULL AS found, run.id AS run_id, run.model AS run_model,
+       COLLECT {
+         MATCH (u)-[m:MAY_LIKE]->(c:Content)
+         WHERE run IS NOT NULL AND m.run_id = run.id
+           AND ($topic IS NULL OR EXISTS { (c)-[:HAS_TOPIC]->(:Topic {id: $topic}) })
+           AND (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) })
+         RETURN {id: c.id, title: c.title, kind: c.kind, score: m.score, rank: m.rank}
+         ORDER BY m.rank, c.id LIMIT $k
+       } AS items
 """
 REC_SIMILAR = """
 MATCH (u:User {id: $user})-[r:INTERACTED]->(s:Content)
@@ -405,18 +408,18 @@ def recommendations(g: Graph, user_id: str, k: int, *, topic: str | None, exclud
                     half_life_days: float) -> dict[str, Any] | None:
     """Top-k content: active-run MAY_LIKE, then content similar to recent interactions, then the
     user's topic popularity, then global popularity; each item names its strategy. None: unknown user."""
-    if not exists(g, USER, user_id):
+    params = {"user": user_id, "topic": topic, "exclude_seen": exclude_seen}
+    row = g.read(REC_MODEL, k=k, **params)[0]
+    if not row["found"]:
         return None
-    run = active_run(g)
+    run = {"id": row["run_id"], "model": row["run_model"]} if row["run_id"] else None
     items: list[dict[str, Any]] = []
 
-    def add(strategy: str, rows: list[dict[str, Any]]) -> None:
-        for row in rows[:k - len(items)]:
-            items.append({**_compact(row), "strategy": strategy})
+    def add(strategy: str, found: list[dict[str, Any]]) -> None:
+        for item in found[:k - len(items)]:
+            items.append({**_compact(item), "strategy": strategy})
 
-    params = {"user": user_id, "topic": topic, "exclude_seen": exclude_seen}
-    if run is not None:
-        add("model", g.read(REC_MODEL, run_id=run["id"], k=k, skip=[], **params))
+    add("model", row["items"])
     for prop in ("emb_gnn", "emb_text"):
         if len(items) >= k:
             break

@@ -388,3 +388,15 @@ def test_openapi_and_docs(client):
 def test_cors_is_off_by_default(client):
     response = client.get("/v1/users/ada/interests", headers={"Origin": "http://evil.example"})
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_api_never_imports_torch_or_gnn():
+    import subprocess
+    import sys
+
+    code = ("import sys; from api import create_app; from api.config import ApiConfig; "
+            "from graph.settings import Neo4jSettings; "
+            "create_app(ApiConfig(neo4j=Neo4jSettings(uri='neo4j://127.0.0.1:1'))); "
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'gnn', 'dgl')); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
