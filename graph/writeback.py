@@ -6,8 +6,9 @@ The swap is atomic for readers, who use only the edges whose ``run_id`` is the a
 2. its INTERESTED_IN / MAY_LIKE edges are CREATEd in large batches (parallel arrays, nodes by
    pre-resolved internal id), then ``emb_gnn`` is set; the run becomes ``state='ready'``;
 3. ONE small transaction flips ``active`` from the old run to the new one;
-4. the edges of superseded runs are deleted (``IN TRANSACTIONS``, auto-commit) and those runs
-   become ``state='retired'`` (rewritable from their run directory by ``activate``).
+4. the edges of superseded runs are deleted (``IN TRANSACTIONS``, auto-commit; state 'retiring'
+   meanwhile, swept again by the next write-back) and those runs become ``state='retired'``
+   (rewritable from their run directory by ``activate``).
 A crash at any point leaves the old or the new run fully visible; rerunning converges.
 Declared interests (``INTERESTED_IN {source:'declared'}``, no run_id) are never touched.
 ``emb_gnn`` is a single node property, so it is not versioned: it is replaced in step 2, just
@@ -38,13 +39,13 @@ from graph.snapshot import Snapshot
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 20_000        # relationships per write transaction (about; whole users per batch)
+BATCH_SIZE = 5_000         # relationships per write transaction (about; whole users per batch)
 EMB_BATCH_SIZE = 5_000     # nodes per emb_gnn transaction
 DELETE_BATCH = 10_000      # rows per inner transaction when deleting a run's edges
 QUIET = [NotificationDisabledClassification.DEPRECATION, NotificationDisabledClassification.UNRECOGNIZED]
 EMB_LABELS = (USER, CONTENT)
 REQUIRED_RUN_KEYS = ("run_id", "model", "emb_dim")
-WRITING, READY, RETIRED = "writing", "ready", "retired"
+WRITING, READY, RETIRING, RETIRED = "writing", "ready", "retiring", "retired"
 
 # ---------------------------------------------------------------- queries
 RESOLVE: dict[str, LiteralString] = {
@@ -107,7 +108,9 @@ SUPERSEDED = """
 MATCH (r:ModelRun) WHERE r.active = false AND r.state = $ready
 RETURN r.id AS id ORDER BY coalesce(r.deactivated_at, r.written_at) DESC, r.id
 """
-RETIRE = "MATCH (r:ModelRun {id: $run_id}) SET r.state = $retired, r.retired_at = $now"
+# Runs whose edge deletion was interrupted.
+RETIRING_RUNS = "MATCH (r:ModelRun) WHERE r.state = $retiring RETURN r.id AS id ORDER BY r.id"
+SET_STATE = "MATCH (r:ModelRun {id: $run_id}) SET r.state = $state, r.state_changed_at = $now"
 DELETE_EDGES: dict[str, LiteralString] = {
     INTERESTED_IN: "MATCH ()-[r:INTERESTED_IN]->() WHERE r.run_id = $run_id "
                    "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS",
@@ -422,13 +425,16 @@ def delete_run_edges(g: Graph, run_id: str) -> None:
 
 
 def retire_superseded(g: Graph, keep_previous: int = 0) -> list[str]:
-    """Delete the edges of inactive 'ready' runs beyond the ``keep_previous`` most recent ones."""
+    """Delete the edges of inactive 'ready' runs beyond the ``keep_previous`` most recent ones
+    (and finish runs whose deletion was interrupted); returns the retired run ids."""
     w = _Writer(g)
     ids = [r["id"] for r in w.read("list superseded", SUPERSEDED, ready=READY)][keep_previous:]
+    ids += [r["id"] for r in w.read("list retiring", RETIRING_RUNS, retiring=RETIRING)]
     for run_id in ids:
-        # Retired first: a crash mid-delete must not leave a 'ready' run with half its edges.
-        w.write("retire", RETIRE, run_id=run_id, retired=RETIRED, now=_now())
+        # 'retiring' first: a crash mid-delete must not leave a 'ready' run with half its edges.
+        w.write("retire", SET_STATE, run_id=run_id, state=RETIRING, now=_now())
         delete_run_edges(g, run_id)
+        w.write("retire", SET_STATE, run_id=run_id, state=RETIRED, now=_now())
         logger.info("retired run %s (edges deleted)", run_id)
     return ids
 
@@ -568,14 +574,19 @@ def activate(g: Graph, run_id: str, cfg: WritebackConfig = WritebackConfig()) ->
         return writeback(g, run_dir, cfg)
     result = WritebackResult(run_id=run_id, interests=info.get("interests", 0),
                              recommendations=info.get("recommendations", 0))
+    run: RunOutputs | None = None
     if has_dir:
-        run = load_run(run_dir, cfg.snapshot)
+        try:
+            run = load_run(run_dir, cfg.snapshot)
+        except InputError as e:
+            logger.warning("cannot reload the embeddings of %s (%s)", run_id, e)
+    if run is not None:
         if run.embeddings:
             check_vector_indexes(g, run.emb_dim, cfg.recreate_index)
         for label, emb in run.embeddings.items():
             result.embeddings[label] = _set_embeddings(w, label, _resolve(w, label, run.node_ids[label]), emb, run_id)
     else:
-        logger.warning("run directory of %s is gone: emb_gnn keeps the vectors of the newer run", run_id)
+        logger.warning("emb_gnn keeps the vectors of the newer run (run directory of %s unavailable)", run_id)
     result.previous = flip(g, run_id)
     result.retired = retire_superseded(g, cfg.keep_previous)
     return result

@@ -182,6 +182,27 @@ def test_crash_after_flip_shows_new_run_and_rerun_cleans_up(world, tmp_path, mon
     assert world.read(ALL_MODEL_EDGES) == [{"run_id": "gcn-b", "n": len(expected("gcn-b", B_TOPICS, B_CONTENT))}]
 
 
+def test_crash_while_deleting_old_edges_is_swept_by_the_next_run(world, tmp_path, monkeypatch):
+    writeback(world, make_run(tmp_path, "sage-a", A_TOPICS, A_CONTENT))
+    path_b = make_run(tmp_path, "gcn-b", B_TOPICS, B_CONTENT, seed=1)
+    real = wb.delete_run_edges
+
+    def delete_half(g, run_id):  # deletes the INTERESTED_IN edges of sage-a, then dies
+        if run_id == "sage-a":
+            g.write("MATCH ()-[r:INTERESTED_IN]->() WHERE r.run_id = 'sage-a' DELETE r")
+            raise Crash("simulated crash")
+        return real(g, run_id)
+    monkeypatch.setattr(wb, "delete_run_edges", delete_half)
+    with pytest.raises(Crash):
+        writeback(world, path_b)
+    assert world.read(VISIBLE) == expected("gcn-b", B_TOPICS, B_CONTENT)
+    assert {r["id"]: r["state"] for r in list_runs(world)}["sage-a"] == "retiring"
+    monkeypatch.undo()
+    assert writeback(world, path_b).retired == ["sage-a"]
+    assert world.read(ALL_MODEL_EDGES) == [{"run_id": "gcn-b", "n": len(expected("gcn-b", B_TOPICS, B_CONTENT))}]
+    assert {r["id"]: r["state"] for r in list_runs(world)}["sage-a"] == "retired"
+
+
 def test_activate_rolls_back_by_flip_or_rewrite(world, tmp_path):
     writeback(world, make_run(tmp_path, "sage-a", A_TOPICS, A_CONTENT))
     writeback(world, make_run(tmp_path, "gcn-b", B_TOPICS, B_CONTENT, seed=1), WritebackConfig(keep_previous=1))
