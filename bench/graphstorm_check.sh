@@ -8,7 +8,7 @@
 # imports that we lack. 0.4.2.post1, not 0.5.1: 0.5.1's gconstruct imports autogluon, which it
 # does not declare. Then runs bench/graphstorm_check.py (results: bench/results/graphstorm.md).
 #
-#   bench/graphstorm_check.sh [--quick] [--no-train]
+#   bench/graphstorm_check.sh [--quick] [--no-train] [--snapshot DIR ...]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GS_VENV="${GS_VENV:-/tmp/gsvenv}"
