@@ -181,3 +181,11 @@ def test_demo_keeps_its_stages_on_the_shared_pipeline(tmp_path, monkeypatch):
                     "train sage (dgl)", "evaluate vs baselines", "write back interests", "report", "start API"]
     assert result.stages is demo.stages
     assert demo.train_config().model == "sage" and demo.name == "demo"
+
+
+def test_shared_skip_checks_on_an_empty_graph(graph, tmp_path):
+    from jobs.demo import Pipeline
+
+    p = Pipeline(graph, tmp_path, "empty")
+    assert p.movielens_done() is False  # used to raise IndexError on an empty graph
+    assert p.counted_done("ingested") is False and p.snapshot_done() is False and p.run_done() is False

@@ -19,7 +19,7 @@ from jobs.scenarios.base import (Scenario, ScenarioConfig, ScenarioInfo, Scenari
 
 SIZES = {"full": {"n_learners": 400, "n_courses": 120, "n_skills": 14},
          "ci": {"n_learners": 40, "n_courses": 30, "n_skills": 8}}
-CI_EPOCHS = 10
+CI_EPOCHS = 5
 TOP = 5
 RECOVERY_K = 3
 DECLARE = """
