@@ -662,7 +662,7 @@ def _add_graphstorm(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,valid,test fractions of unique (src, dst) pairs")
     p.add_argument("--seed", type=int, default=0, help="split seed")
     p.add_argument("--graphstorm-split", action="store_true",
-                   help="let GraphStorm draw an unseeded per-edge split (faster gconstruct, not reproducible)")
+                   help="write no split files: GraphStorm draws an unseeded per-edge split (not reproducible)")
     p.add_argument("--no-labels", action="store_true", help="no link-prediction split (inference-only graph)")
     p.set_defaults(func=_export_graphstorm)
 
