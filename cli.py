@@ -718,7 +718,7 @@ def _scenario_run(args: argparse.Namespace, scenario) -> int:
         raise IkgError("--fresh with --use-external would delete everything in your database: refused")
     try:
         cfg = ScenarioConfig(name=info.name, size=args.size, epochs=args.epochs, fresh=args.fresh,
-                             device=args.device, seed=args.seed)
+                             device=args.device, seed=args.seed, threads=args.threads)
     except ValueError as e:
         raise ConfigError(f"ikg scenario run: {e}") from e
     srv, server_line = None, None
@@ -779,6 +779,8 @@ def _add_scenario(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fresh", action="store_true", help="run: wipe the scenario's graph and state first")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--seed", type=int, default=0, help="run: seed of the synthetic worlds and training")
+    p.add_argument("--threads", type=int, default=0, help="run: torch CPU threads for training (0: default; "
+                                                          "1 is much faster on a busy 2-core box)")
     p.add_argument("--bolt-port", type=int, help="the scenario Neo4j's Bolt port (default per scenario)")
     p.add_argument("--http-port", type=int, help="the scenario Neo4j's HTTP port (default per scenario)")
     p.add_argument("--use-external", action="store_true",

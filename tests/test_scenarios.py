@@ -116,7 +116,7 @@ def test_external_server_needs_use_external(monkeypatch, caplog):
 
 def test_education_ci_run_end_to_end(graph, tmp_path, monkeypatch):
     monkeypatch.setenv("IKG_HOME", str(tmp_path))
-    cfg = ScenarioConfig(name="education", size="ci", state_dir=tmp_path / "state")
+    cfg = ScenarioConfig(name="education", size="ci", threads=1, state_dir=tmp_path / "state")
     result = scenarios.get("education").run(graph, cfg)
     assert [s.name for s in result.stages] == [
         "apply schema", "build courses and learners", "ingest courses and learners", "declare goal skills",

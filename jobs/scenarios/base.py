@@ -63,6 +63,7 @@ class ScenarioConfig:
     fresh: bool = False
     device: str = "auto"
     seed: int = 0
+    threads: int = 0                 # torch CPU threads for training; 0 = torch's default
     state_dir: Path | None = None
     data_dir: Path | None = None
 
@@ -73,8 +74,8 @@ class ScenarioConfig:
             raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"device must be auto, cpu or cuda, got {self.device!r}")
-        if self.seed < 0:
-            raise ConfigError(f"seed must be >= 0, got {self.seed}")
+        if self.seed < 0 or self.threads < 0:
+            raise ConfigError(f"seed and threads must be >= 0, got {self.seed}, {self.threads}")
         if self.state_dir is None:
             object.__setattr__(self, "state_dir", var_dir("scenarios", self.name))
         if self.data_dir is None:
@@ -110,6 +111,8 @@ class ScenarioPipeline(Pipeline):
         overrides = {"device": self.cfg.device, "seed": self.cfg.seed, **self.train_overrides}
         if self.cfg.epochs:
             overrides["epochs"] = self.cfg.epochs
+        if self.cfg.threads:
+            overrides["num_threads"] = self.cfg.threads
         return TrainConfig().with_overrides(**overrides)
 
 
