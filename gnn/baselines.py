@@ -37,8 +37,13 @@ class BPRMF(nn.Module):
         return self.user(users) @ self.item.weight.T
 
 
+MF_BATCH = 1024
+
+
 def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tuple[BPRMF, dict]:
-    """BPR-MF with the GNN's dimension, negatives, batch size, lr, epochs and early stopping on val NDCG@K."""
+    """BPR-MF with the GNN's dimension, negatives, lr, epochs and early stopping on val NDCG@K, in batches of
+    at most MF_BATCH positives (MF steps are cheap, so it gets many more updates per epoch than a GNN)."""
+    batch_size = min(cfg.batch_size, MF_BATCH)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     n_items = data.num_nodes[CONTENT]
@@ -51,8 +56,8 @@ def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tupl
     for ep in range(1, cfg.epochs + 1):
         model.train()
         perm = torch.randperm(len(u), generator=gen).to(device)
-        for s in range(0, len(u), cfg.batch_size):
-            idx = perm[s:s + cfg.batch_size]
+        for s in range(0, len(u), batch_size):
+            idx = perm[s:s + batch_size]
             neg = torch.randint(n_items, (len(idx), cfg.num_negatives), generator=gen).to(device)
             hu = model.user(u[idx])
             pos = (hu * model.item(c[idx])).sum(-1)
