@@ -4,8 +4,8 @@ Neo4j's own HTTP server serves only Browser itself, so our style sheet (GraSS) a
 served by a tiny static server beside it (``graph.browser_assets``) on ``assets_port(cfg)``.
 On connect, Browser 5.24 runs ``browser.post_connect_cmd`` (commands split on ``;``, each
 prefixed with ``:``): it loads our style with ``:style <url>``, switches off "connect result
-nodes" (otherwise every model run's INTERESTED_IN edges between shown nodes are drawn too)
-and opens the guide with ``:play <url>``. ``:style``/``:play`` fetch only from hosts listed in
+nodes" (otherwise every model run's INTERESTED_IN edges between shown nodes are drawn too),
+keeps more frames and opens the guide with ``:play <url>``. ``:style``/``:play`` fetch only from hosts listed in
 ``browser.remote_content_hostname_whitelist`` (the 5.26 name of the allow-list setting).
 """
 from __future__ import annotations
@@ -30,6 +30,7 @@ ALLOWLIST_KEY = "browser.remote_content_hostname_whitelist"
 POST_CONNECT_KEY = "browser.post_connect_cmd"
 TELEMETRY_KEY = "client.allow_telemetry"  # offline machines: no usage banner, no calls home
 KEEP = "keep"
+MAX_FRAMES = 50
 _QUERY_SLOT = re.compile(r"\{\{\s*query\s+([a-z0-9_]+)((?:\s+\w+=(?:'[^']*'|[^\s}]+))*)\s*\}\}")
 _ARG = re.compile(r"(\w+)=('[^']*'|[^\s}]+)")
 
@@ -44,9 +45,11 @@ def assets_url(cfg: ServerConfig) -> str:
 
 
 def post_connect_commands(cfg: ServerConfig) -> list[str]:
-    """What Browser runs after connecting: our style, no auto-connected result nodes, our guide."""
+    """What Browser runs after connecting: our style, no auto-connected result nodes, room for the
+    guide's frames (Browser drops the oldest frame, the guide, after 15 by default), our guide."""
     base = assets_url(cfg)
-    return [f"style {base}/{STYLE_FILE}", "config autoComplete: false", f"play {base}/{GUIDE_FILE}"]
+    return [f"style {base}/{STYLE_FILE}", "config autoComplete: false", f"config maxFrames: {MAX_FRAMES}",
+            f"play {base}/{GUIDE_FILE}"]
 
 
 def conf_lines(cfg: ServerConfig) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,13 +136,17 @@ def _run_editor(page: Chromium, text: str | None = None) -> None:
     _click(page, '[data-testid="editor-Run"]')
 
 
-def _frames(page: Chromium) -> int:
-    return page.js("document.querySelectorAll('[data-testid=\"frame\"]').length")
+FIRST_CAROUSEL = "document.querySelector('[data-testid=\"carousel\"]')"  # the newest guide frame
 
 
 def _guide_blocks(page: Chromium) -> list[str]:
-    return page.js("Array.from(document.querySelectorAll('[data-testid=\"carousel\"] pre.runnable'))"
-                   ".map(e => e.textContent)") or []
+    """Texts of the runnable blocks on the current slide of the newest guide frame."""
+    return page.js(f"Array.from({FIRST_CAROUSEL}.querySelectorAll('pre.runnable')).map(e => e.textContent)") or []
+
+
+def _next_slide(page: Chromium) -> None:
+    page.js(f"{FIRST_CAROUSEL}.querySelector('[data-testid=\"nextSlide\"]').click()")
+    time.sleep(0.3)
 
 
 def _goto_slide_with(page: Chromium, needle: str) -> int:
@@ -150,9 +155,26 @@ def _goto_slide_with(page: Chromium, needle: str) -> int:
         for i, text in enumerate(_guide_blocks(page)):
             if needle in text:
                 return i
-        _click(page, '[data-testid="nextSlide"]')
-        time.sleep(0.3)
+        _next_slide(page)
     raise AssertionError(f"no guide slide has a block containing {needle!r}")
+
+
+def _run(page: Chromium, action: Callable[[], None], what: str) -> str:
+    """Do ``action`` (which runs something), wait for its new frame on top; that frame's text."""
+    page.js("document.querySelectorAll('[data-testid=\"frame\"]').forEach(f => f.setAttribute('data-seen', '1'))")
+    action()
+    page.wait_for("(() => { const f = document.querySelector('[data-testid=\"frame\"]');"
+                  " return !!f && !f.hasAttribute('data-seen'); })()", what)
+    time.sleep(1.5)  # `:param x => v` evaluates v with a Cypher round trip after its frame appears
+    return page.js("document.querySelector('[data-testid=\"frame\"]').innerText")
+
+
+def _run_block(page: Chromium, index: int) -> str:
+    def click_and_run() -> None:
+        page.js(f"{FIRST_CAROUSEL}.querySelectorAll('pre.runnable')[{index}].click()")
+        _run_editor(page)
+
+    return _run(page, click_and_run, f"the frame of guide block {index}")
 
 
 def _hex(color: str) -> tuple[int, int, int]:
@@ -252,6 +274,7 @@ def test_browser_guide_draws_styled_neighbourhood(graph, server_config: ServerCo
         page = Chromium(Path(profile))
         try:
             png, frame_png = _drive(page, server_config, neo4j_settings.username, neo4j_settings.password)
+            failures = _run_whole_guide(page, server_config)
         finally:
             page.close()
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
@@ -261,6 +284,7 @@ def test_browser_guide_draws_styled_neighbourhood(graph, server_config: ServerCo
         DOCS_IMAGE.parent.mkdir(parents=True, exist_ok=True)
         DOCS_IMAGE.write_bytes(small_png(frame_png))
 
+    assert failures == [], f"guide blocks failing in Browser: {failures}"
     counts = color_counts(frame_png)
     assert len(counts) > 200, f"the frame looks blank: only {len(counts)} distinct colours"
     for label, rgb in grass_node_colors().items():
@@ -279,18 +303,10 @@ def _drive(page: Chromium, cfg: ServerConfig, username: str, password: str) -> t
     # post_connect_cmd: the style is loaded, then our guide opens as a frame (a carousel of slides)
     page.wait_for("document.querySelectorAll('[data-testid=\"carousel\"] pre.runnable').length > 0",
                   "the guide from post_connect_cmd")
-    before = _frames(page)
-    _run_editor(page, f":param user_id => '{USER}'")
-    page.wait_for(f"document.querySelectorAll('[data-testid=\"frame\"]').length > {before}", ":param frame")
-    time.sleep(2.0)
+    _run(page, lambda: _run_editor(page, f":param user_id => '{USER}'"), "the :param frame")
     index = _goto_slide_with(page, "INTERESTED_IN_HIGH")
-    for block in (index - 1, index):  # the slide's :param block, then the query
-        before = _frames(page)
-        _click(page, '[data-testid="carousel"] pre.runnable', block)
-        _run_editor(page)
-        page.wait_for(f"document.querySelectorAll('[data-testid=\"frame\"]').length > {before}",
-                      f"the frame of guide block {block}")
-        time.sleep(2.0)  # `:param x => v` evaluates v with a Cypher round trip after its frame appears
+    _run_block(page, index - 1)  # the slide's :param block
+    _run_block(page, index)      # the neighbourhood query
     page.wait_for("document.querySelectorAll('[data-testid=\"frame\"] svg g.node').length >= 8",
                   "the graph view with the user's neighbourhood")
     time.sleep(4)  # let the force layout settle
@@ -302,3 +318,17 @@ def _drive(page: Chromium, cfg: ServerConfig, username: str, password: str) -> t
                    " return {x: r.x, y: r.y, width: r.width, height: r.height}; })()")
     return page.screenshot(), page.screenshot(clip=rect)
 
+
+def _run_whole_guide(page: Chromium, cfg: ServerConfig) -> list[tuple[int, int, str]]:
+    """Open the guide afresh and run every block of every slide: (slide, block, frame text) of failures."""
+    slides = (browser.ASSETS_DIR / browser.GUIDE_FILE).read_text().count("<slide")
+    _run(page, lambda: _run_editor(page, f":play {browser.assets_url(cfg)}/{browser.GUIDE_FILE}"), "the guide")
+    failures = []
+    for slide in range(slides):
+        for index in range(len(_guide_blocks(page))):
+            text = _run_block(page, index)
+            if re.search(r"\bERROR\b|Error", text):
+                failures.append((slide, index, text[:300]))
+        if slide < slides - 1:
+            _next_slide(page)
+    return failures
