@@ -6,6 +6,7 @@ import csv
 import logging
 import socket
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -168,6 +169,13 @@ def test_education_ci_run_end_to_end(graph, tmp_path, monkeypatch):
     again = scenarios.get("education").run(graph, cfg)
     assert [s.skipped for s in again.stages[1:-1]] == [True] * 6
     assert again.run_id == result.run_id and again.data["profile"] == data["profile"]
+
+    # a changed training config retrains (and writes back) without re-ingesting
+    changed = scenarios.get("education").run(graph, replace(cfg, epochs=2))
+    assert {s.name: s.skipped for s in changed.stages[1:-1]} == {
+        "build courses and learners": True, "ingest courses and learners": True, "declare goal skills": True,
+        "export snapshot": True, "train sage": False, "write back interests": False}
+    assert changed.run_id != result.run_id
 
 
 def test_demo_keeps_its_stages_on_the_shared_pipeline(tmp_path, monkeypatch):

@@ -7,6 +7,7 @@ on fixed per-scenario ports.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -114,6 +115,15 @@ class ScenarioPipeline(Pipeline):
         if self.cfg.threads:
             overrides["num_threads"] = self.cfg.threads
         return TrainConfig().with_overrides(**overrides)
+
+    def run_done(self) -> bool:
+        """The last run exists and was trained with this scenario's current config (threads aside)."""
+        if not super().run_done():
+            return False
+        trained = json.loads((Path(self.state.get("run_dir")) / "run.json").read_text())["config"]
+        wanted = self.train_config().to_dict()
+        return {k: v for k, v in trained.items() if k != "num_threads"} == \
+            {k: v for k, v in wanted.items() if k != "num_threads"}
 
 
 class Scenario(ABC):
