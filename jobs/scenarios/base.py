@@ -94,10 +94,6 @@ class ScenarioResult:
     data: dict[str, Any] = field(default_factory=dict)
     look_at: list[str] = field(default_factory=list)
 
-    @property
-    def total_s(self) -> float:
-        return sum(s.seconds for s in self.stages)
-
 
 class ScenarioPipeline(Pipeline):
     """The shared stages with the scenario's training config and its own state directory."""
