@@ -364,12 +364,24 @@ def write_dataset(g: Graph, ds: Dataset, vectors: dict[str, dict[str, tuple[np.n
         ("content_topics", q.UPSERT_CONTENT_TOPICS,
          [{"content": r.content, "topic": r.topic, "weight": r.weight} for r in ds.content_topics], bs),
         ("follows", q.UPSERT_FOLLOWS, [{"src": f.src_id, "dst": f.dst_id, "ts": f.ts} for f in ds.follows], bs),
-        ("interactions", MERGE_INTERACTIONS, _by_user([i.row for i in ds.interactions]), bs),
     ]
+    new, existing = _split_existing(g, [i.row for i in ds.interactions], bs)
+    stages += [("interactions", q.CREATE_INTERACTIONS, _by_user(new), bs),
+               ("interactions", MERGE_INTERACTIONS, _by_user(existing), bs)]
     summary.stage("subtopics").read = len(stages[1][2])
     for name, query, rows, size in stages:
         if rows:
             _write(g, query, rows, summary.stage(name), size, cfg, summary.created)
+
+
+def _split_existing(g: Graph, rows: list[dict[str, Any]], chunk: int) -> tuple[list[dict], list[dict]]:
+    """(rows not yet in the graph, rows already stored), by (user, content, kind, ts)."""
+    users = sorted({r["user"] for r in rows})
+    stored: set[tuple] = set()
+    for part in batched(users, max(1, chunk // 100)):
+        stored.update(tuple(k) for k in g.read(q.EXISTING_INTERACTIONS, users=part, interacted=INTERACTED)[0]["keys"])
+    new = [r for r in rows if (r["user"], r["content"], r["kind"], r["ts"]) not in stored]
+    return new, [r for r in rows if (r["user"], r["content"], r["kind"], r["ts"]) in stored]
 
 
 def _by_user(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
