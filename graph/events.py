@@ -1,9 +1,11 @@
 """Interaction events: validation, default weights and the one MERGE every writer uses.
 
 Batch ingestion (``ingestion.pipeline``) and the real-time path (``POST /v1/events`` via
-``record_event``) share ``MERGE_INTERACTIONS``, so an event recorded twice, or first in real
-time and then again in a batch file, ends up as the same relationship: an interaction is
-identified by (user, content, kind, ts), and ``weight``/``rating`` are overwritten.
+``record_event``) share the validation, the default weights and ``MERGE_INTERACTIONS``, so an
+event recorded twice, or first in real time and then again in a batch file, ends up as the same
+relationship: an interaction is identified by (user, content, kind, ts), and ``weight``/``rating``
+are overwritten. (Batch ingestion CREATEs the rows it has just checked are not stored yet and
+MERGEs the others; see ``ingestion.queries.CREATE_INTERACTIONS`` for why.)
 """
 from __future__ import annotations
 
