@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -409,8 +409,7 @@ class Exporter:
         return values, mask
 
 
-def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "",
-                    progress: Callable[[str], None] | None = None) -> Snapshot:
+def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "") -> Snapshot:
     """Read the selected subgraph into a Snapshot (not yet saved)."""
     started = time.perf_counter()
     ex = Exporter(g, cfg)
@@ -418,8 +417,6 @@ def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "",
 
     def stage(label: str, t0: float) -> None:
         timings[label] = round(time.perf_counter() - t0, 4)
-        if progress:
-            progress(label)
 
     t0 = time.perf_counter()
     maps = ex.node_maps()
