@@ -108,7 +108,8 @@ def bench_admin_import(dist: Path, ds, rows: list[dict], work: Path) -> tuple[fl
            "--overwrite-destination=true", "neo4j"]
     env = {**os.environ, "NEO4J_HOME": str(home), "NEO4J_CONF": str(home / "conf")}
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    # neo4j-admin writes import.report into its working directory: keep it in the scratch folder
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, check=False)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"admin import failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
