@@ -132,7 +132,8 @@ def _demo(args: argparse.Namespace) -> int:
     emit("")
     if not external_server_configured():
         _print_urls(ServerConfig.from_env())
-    emit("Browser:  try  MATCH (u:User {id:'1'})-[r:INTERESTED_IN]->(t:Topic) RETURN u, r, t")
+    emit(f"Browser:  the guide opens on connect; or run  MATCH (run:ModelRun {{active: true}}) "
+         f"MATCH (u:User {{id: '{cfg.example_user}'}})-[r:INTERESTED_IN {{run_id: run.id}}]->(t:Topic) RETURN u, r, t")
     if result.report:
         emit(f"Report:   {result.report}")
     if result.api_url:

@@ -98,13 +98,24 @@ def bar_chart(rows: list[dict], k: int, path: Path) -> Path:
     return path
 
 
+def run_row(run: dict) -> dict:
+    """The evaluation row of an already trained run (its test metrics, same protocol as evaluate_models)."""
+    m = run["metrics"]
+    key = next((k for k in m["val"] if k.startswith("ndcg@")), "ndcg@20")
+    return {"model": f"{run['model']} (this run)", "split": m["split"], **m["test"],
+            f"val_{key}": m["val"].get(key, float("nan")), "seconds": run["timings"].get("train_s", float("nan"))}
+
+
 def run_evaluation(snapshot_dir: Path, cfg: TrainConfig, splits: list[str], models: list[str], out_dir: Path,
-                   progress: bool = False) -> tuple[list[dict], Path]:
-    """Evaluate ``models`` on each split; writes ``report.md``, ``rows.json`` and ``bars.png`` to ``out_dir``."""
+                   progress: bool = False, runs: list[dict] | None = None) -> tuple[list[dict], Path]:
+    """Evaluate ``models`` on each split; writes ``report.md``, ``rows.json`` and ``bars.png`` to ``out_dir``.
+
+    ``runs`` (run.json contents) are reported from their stored test metrics instead of being retrained.
+    """
     import json
 
     snap = Snapshot.load(snapshot_dir)
-    rows: list[dict] = []
+    rows: list[dict] = [run_row(r) for r in runs or []]
     for split in splits:
         rows += evaluate_models(build_data(snap, cfg, split), cfg, models, progress)
     out_dir.mkdir(parents=True, exist_ok=True)

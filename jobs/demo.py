@@ -38,6 +38,7 @@ RETURN COUNT { MATCH (:User) } AS users, COUNT { MATCH (:Content) } AS content, 
 """
 SAMPLE_CHECK = "MATCH (c:Content) WHERE c.id STARTS WITH 'sample:' RETURN count(c) AS content"
 WIPE = "MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+MOVIELENS = "movielens-100k"
 MOVIELENS_CONTENT = 1682
 MOVIELENS_INTERACTIONS = 100_000
 API_START_TIMEOUT_S = 60.0
@@ -54,6 +55,9 @@ class DemoConfig:
     epochs: int | None = None
     api_port: int = 8000
     serve: bool = True
+    dataset: str = MOVIELENS           # `movielens-100k`, or a dataset directory in the generic format
+    sample: bool = True                # also ingest the multimodal sample set
+    example_user: str = "1"            # the user the report and the printed curl show
     state_dir: Path = field(default_factory=lambda: var_dir("demo"))
 
     def __post_init__(self) -> None:
@@ -82,16 +86,13 @@ class DemoResult:
     report: Path | None = None
     api_url: str = ""
     api_key: str = ""
-    example_user: str = "1"
-
-    @property
-    def total_s(self) -> float:
-        return sum(s.seconds for s in self.stages)
+    example_user: str = ""
 
 
 class _State:
     def __init__(self, path: Path):
         self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
         self.data: dict = json.loads(path.read_text()) if path.exists() else {}
 
     def get(self, key: str, default=None):
@@ -221,7 +222,7 @@ class Demo(Pipeline):
     def __init__(self, g: Graph, cfg: DemoConfig):
         super().__init__(g, cfg.state_dir, "demo", cfg.device)
         self.cfg = cfg
-        self.result = DemoResult(stages=self.stages)
+        self.result = DemoResult(stages=self.stages, example_user=cfg.example_user)
 
     def _sample_done(self) -> bool:
         return bool(self.state.get("sample_ingested")) and self.g.read(SAMPLE_CHECK)[0]["content"] > 0
@@ -243,8 +244,9 @@ class Demo(Pipeline):
         from gnn.evaluate import run_evaluation
 
         run_dir = Path(self.state.get("run_dir"))
-        rows, _ = run_evaluation(Path(self.state.get("snapshot")), self.train_config(), ["temporal"],
-                                 [self.cfg.model, "pop", "bprmf"], run_dir / "eval")
+        run = json.loads((run_dir / "run.json").read_text())
+        rows, _ = run_evaluation(Path(self.state.get("snapshot")), self.train_config(), [run["metrics"]["split"]],
+                                 ["pop", "bprmf"], run_dir / "eval", runs=[run])
         k = self.train_config().eval_k
         return "; ".join(f"{r['model']} ndcg@{k}={r[f'ndcg@{k}']:.4f}" for r in rows)
 
@@ -293,8 +295,13 @@ class Demo(Pipeline):
             self.wipe()
         self.stage("apply schema", lambda: False, self.schema)
         self.changed = False  # the schema stage is always run and invalidates nothing
-        self.stage("ingest MovieLens-100K", self.movielens_done, lambda: self.ingest("movielens-100k"))
-        self.stage("ingest multimodal sample", self._sample_done, self._ingest_sample)
+        if self.cfg.dataset == MOVIELENS:
+            self.stage("ingest MovieLens-100K", self.movielens_done, lambda: self.ingest(MOVIELENS))
+        else:
+            self.stage(f"ingest {Path(self.cfg.dataset).name}", lambda: self.counted_done("dataset_counts"),
+                       lambda: self.ingest_counted(self.cfg.dataset, "dataset_counts"))
+        if self.cfg.sample:
+            self.stage("ingest multimodal sample", self._sample_done, self._ingest_sample)
         self.stage("export snapshot", self.snapshot_done, self.export)
         self.stage(f"train {self.cfg.model} ({self.cfg.backend})", self.run_done, self.train)
         self.stage("evaluate vs baselines", self._eval_done, self.evaluate)
