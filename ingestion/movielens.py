@@ -41,12 +41,16 @@ KG_TEXT_PER_RELATION = 2
 class MovieLensConfig:
     kg: bool = True
     kg_min_items: int = 2
+    kg_max_share: float = 0.2   # entities on more movies than this share (English, USA) describe the
+                                # catalogue, not a taste: they would top every user's interests
     kg_weight: float = 0.5
     genre_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.kg_min_items < 1:
             raise ConfigError(f"kg_min_items must be >= 1, got {self.kg_min_items}")
+        if not 0 < self.kg_max_share <= 1:
+            raise ConfigError(f"kg_max_share must be in (0, 1], got {self.kg_max_share}")
         if not (0 < self.kg_weight <= 1 and 0 < self.genre_weight <= 1):
             raise ConfigError("kg_weight and genre_weight must be in (0, 1]")
 
@@ -101,15 +105,18 @@ def load(policy: ErrorPolicy, cfg: MovieLensConfig = MovieLensConfig(), root: Pa
     for facts in kg_facts.values():
         for rel, ent in facts:
             kg_kind[ent][rel] += 1
-    kept_kg = {e for e, n in kg_support.items() if n >= cfg.kg_min_items}
+    max_items = cfg.kg_max_share * len(movies)
+    kept_kg = {e for e, n in kg_support.items() if cfg.kg_min_items <= n <= max_items}
 
     genres = sorted({g for _, _, _, gs in movies.values() for g in gs})
     topic_src = Source(str(files["item"]), 1)
     ds.topics = [TopicRec(f"genre:{g}", {"name": g, "source": "genre", "kind": "genre"}, None, topic_src)
                  for g in genres]
     kg_src = Source(str(files["kg"]), 1)
-    ds.topics += [TopicRec(f"kg:{e}", {"name": e, "source": "kg", "kind": kg_kind[e].most_common(1)[0][0]},
-                           None, kg_src) for e in sorted(kept_kg)]
+    # Freebase ships no entity names offline: the name says what kind of entity the mid is.
+    ds.topics += [TopicRec(f"kg:{e}", {"name": f"{kg_kind[e].most_common(1)[0][0]} {e}", "source": "kg",
+                                       "kind": kg_kind[e].most_common(1)[0][0]}, None, kg_src)
+                  for e in sorted(kept_kg)]
 
     for item, (src, title, year, gs) in movies.items():
         cid = f"movie:{item}"

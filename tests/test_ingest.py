@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from graph.db import Graph
-from graph.errors import GraphError, InputError
+from graph.errors import ConfigError, GraphError, InputError
 from ingestion import movielens
 from ingestion.pipeline import IngestConfig, ingest_dataset, ingest_paths, ingest_source
 from ingestion.quarantine import ErrorPolicy
@@ -241,12 +241,12 @@ def test_unknown_table_file_is_rejected(graph, tmp_path):
 
 
 def test_movielens_loader_on_a_tiny_copy(graph):
-    ds = movielens.load(ErrorPolicy(), root=DATA / "ml-tiny")
+    ds = movielens.load(ErrorPolicy(), movielens.MovieLensConfig(kg_max_share=1.0), root=DATA / "ml-tiny")
     assert (len(ds.users), len(ds.content), len(ds.interactions)) == (3, 4, 5)
     topics = {t.id: t.props for t in ds.topics}
     assert set(topics) == {"genre:Animation", "genre:Children's", "genre:Comedy", "genre:Action",
                            "genre:Adventure", "genre:Thriller", "kg:m.hanks", "kg:m.usa"}
-    assert topics["kg:m.hanks"] == {"name": "m.hanks", "source": "kg", "kind": "actor"}
+    assert topics["kg:m.hanks"] == {"name": "actor m.hanks", "source": "kg", "kind": "actor"}
     assert ds.content[0].embed_text == ("Toy Story. Released 1995. Genres: Animation, Children's, Comedy. "
                                         "country m.usa; starring m.hanks.")
     ingest_dataset(graph, ds, IngestConfig(progress=False, embed=False))
@@ -256,6 +256,16 @@ def test_movielens_loader_on_a_tiny_copy(graph):
     assert r == [{"k": "rate", "rating": 1.0, "w": pytest.approx(-0.6), "ts": 876893119}]
     assert graph.read("MATCH (:Content {id: 'movie:1'})-[h:HAS_TOPIC]->(:Topic {id: 'kg:m.usa'}) "
                       "RETURN h.weight AS w") == [{"w": 0.5}]
+
+
+def test_movielens_drops_kg_entities_shared_by_most_movies():
+    # m.usa is on 3 of 4 movies (75 %), m.hanks on 2 (50 %): a catalogue fact vs a taste
+    ds = movielens.load(ErrorPolicy(), movielens.MovieLensConfig(kg_max_share=0.6), root=DATA / "ml-tiny")
+    kg = {t.id for t in ds.topics if t.id.startswith("kg:")}
+    assert kg == {"kg:m.hanks"}
+    assert not [ct for ct in ds.content_topics if ct.topic == "kg:m.usa"]
+    with pytest.raises(ConfigError, match="kg_max_share must be in"):
+        movielens.MovieLensConfig(kg_max_share=0)
 
 
 def test_sample_dataset_has_all_three_modalities(graph, tmp_path):
