@@ -202,9 +202,10 @@ class _Report:
         ts = self.snap.edges.get(("User", "INTERACTED", "Content"), {}).get("ts")
         if ts is None or len(ts) == 0 or "Topic" not in self.snap.node_ids:
             return
-        lo, hi = float(ts.min()), float(ts.max()) + 1
-        mid = lo + (hi - lo) / 2
-        a, b = Window(lo, mid, "first half"), Window(mid, hi, "second half")
+        # Split at the median interaction time, not the midpoint of the range: datasets of different
+        # eras in one graph would otherwise leave one window nearly empty.
+        lo, mid, hi = float(ts.min()), float(np.median(ts)), float(ts.max()) + 1
+        a, b = Window(lo, mid, "before the median"), Window(mid, hi, "from the median")
         rows = drift_report(self.snap, a, b, self.cfg.half_life_days * 86400, top_n=self.cfg.drift_rows)
         for r in rows:
             r["gained"] = [(self.topic_name(t), d) for t, d in r["gained"]]

@@ -50,8 +50,10 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
 
     html = result.report.read_text()
     for section in ("Dataset", "Training", "Evaluation against baselines", "Interest map",
-                    "interest neighbourhood of user u0"):
+                    "Interest drift", "interest neighbourhood of user u0"):
         assert section in html
+    drift = html[html.index("Interest drift"):]
+    assert drift.count("<tr>") >= 2  # header + at least one user active in both windows
     pngs = {p.name for p in result.report.parent.glob("*.png")}
     assert {"interest_map.png", "top_topics.png", "neighbourhood.png"} <= pngs
     assert all(p.stat().st_size > 5_000 for p in result.report.parent.glob("*.png"))
