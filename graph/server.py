@@ -214,7 +214,7 @@ def _ensure_password(cfg: ServerConfig) -> None:
     if auth_done:
         raise ServerError(f"{cfg.home} has a database whose password file {cfg.password_file} is missing; "
                           "restore it or remove the home directory to start over")
-    password = secrets.token_urlsafe(24)
+    password = secrets.token_hex(24)  # hex: never starts with "-", which neo4j-admin would parse as an option
     proc = subprocess.run(
         ["java", "-cp", str(cfg.dist / "lib" / "*"), ADMIN_TOOL, "dbms", "set-initial-password", password],
         capture_output=True, text=True, env=_java_env(cfg), check=False)

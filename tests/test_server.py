@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import stat
@@ -30,6 +31,8 @@ def test_password_file_is_private_and_not_default(server_config, neo4j_settings)
     mode = stat.S_IMODE(server_config.password_file.stat().st_mode)
     assert mode == 0o600
     assert neo4j_settings.password not in ("", "neo4j")
+    # 192 random bits in hex: a urlsafe token can start with "-", which neo4j-admin reads as an option
+    assert re.fullmatch(r"[0-9a-f]{48}", neo4j_settings.password)
     with pytest.raises(GraphError, match="rejected user 'neo4j'"):
         Graph.connect(Neo4jSettings(uri=server_config.bolt_uri, password="neo4j"))
 
