@@ -371,9 +371,10 @@ def _add_drift(sub: argparse._SubParsersAction) -> None:
 # ---------------------------------------------------------------- report
 def _report(args: argparse.Namespace) -> int:
     from graph.settings import var_dir
+    from graph.writeback import resolve_run_dir
     from report.build import ReportConfig, build_report
 
-    run_dir = _resolve_run_dir(args.run)
+    run_dir = resolve_run_dir(args.run)
     out = Path(args.out) if args.out else var_dir("reports") / run_dir.name
     eval_dir = Path(args.eval_dir) if args.eval_dir else run_dir / "eval"
     cfg = ReportConfig(example_user=args.user)
@@ -384,18 +385,6 @@ def _report(args: argparse.Namespace) -> int:
             path = build_report(run_dir, out, g, eval_dir, cfg)
     emit(f"report: {path}")
     return 0
-
-
-def _resolve_run_dir(run: str) -> Path:
-    """A run id (under var/runs) or a path to a run directory."""
-    from graph.settings import var_dir
-
-    path = Path(run)
-    if not path.exists():
-        path = var_dir("runs") / run
-    if not (path / "run.json").exists():
-        raise IkgError(f"no run directory at {run!r} (expected a path or an id under {var_dir('runs')})")
-    return path
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
