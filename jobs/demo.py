@@ -158,7 +158,7 @@ class Pipeline:
     def ingest(self, source: str) -> str:
         from ingestion.pipeline import IngestConfig, ingest_source
 
-        summary = ingest_source(self.g, [source], IngestConfig(device=self._device()))
+        summary = ingest_source(self.g, [source], IngestConfig(device=self._device(), cache_dir=var_dir("cache")))
         return (f"{summary.created.get('nodes', 0)} nodes, "
                 f"{summary.created.get('relationships', 0)} relationships created")
 
