@@ -208,6 +208,35 @@ def _add_api_key(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_api_key)
 
 
+# ---------------------------------------------------------------- user (data control)
+def _user(args: argparse.Namespace) -> int:
+    from graph import userdata
+
+    with open_graph() as g:
+        if args.action == "delete":
+            emit_json(userdata.delete_user(g, args.id))
+            return 0
+        data = userdata.export_user(g, args.id, embeddings=args.embeddings)
+    if data is None:
+        raise IkgError(f"no user with id {args.id!r}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        emit(f"user data written to {args.out}")
+    else:
+        emit_json(data)
+    return 0
+
+
+def _add_user(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("user", help="per-user data control: delete ID (everything derived, one transaction; "
+                                    "a rerun reports deleted: false) | export ID (all stored data as JSON)")
+    p.add_argument("action", choices=["delete", "export"])
+    p.add_argument("id", help="the user id")
+    p.add_argument("--embeddings", action="store_true", help="export: include embedding vectors")
+    p.add_argument("--out", help="export: write the JSON to this file instead of stdout")
+    p.set_defaults(func=_user)
+
+
 # ---------------------------------------------------------------- synth
 def _synth(args: argparse.Namespace) -> int:
     from graph.errors import ConfigError
@@ -325,7 +354,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     splits = ["temporal", "random"] if args.split == "both" else [args.split]
     out = Path(args.out) if args.out else var_dir("reports", "eval-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S"))
     rows, out = run_evaluation(args.snapshot, cfg, splits, [m.strip() for m in args.models.split(",")], out,
-                               progress=args.verbose)
+                               progress=args.verbose, embedding=args.diversity_embedding)
     if args.json:
         emit_json(rows)
     else:
@@ -341,6 +370,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--models", default="sage,gcn,pop,bprmf", help="comma list of sage,gcn,pop,bprmf")
     p.add_argument("--out", help="report folder (default var/reports/eval-<time>)")
     p.add_argument("--json", action="store_true", help="print rows as JSON instead of a table")
+    p.add_argument("--diversity-embedding", default="emb_text", metavar="PROP",
+                   help="content embedding for intra-list diversity (default emb_text)")
     p.set_defaults(func=_evaluate)
 
 
@@ -783,7 +814,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ikg", description="Interest knowledge graph platform")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_synth, _add_train, _add_evaluate, _add_drift,
+    for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_user, _add_synth, _add_train, _add_evaluate, _add_drift,
                 _add_report, _add_cypher, _add_export, _add_graphstorm, _add_writeback, _add_runs, _add_scenario):
         add(sub)
     return parser

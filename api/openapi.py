@@ -108,6 +108,19 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
             [user, _param("content", "query", _ID, "content id"), _param("topic", "query", _ID, "topic id"),
              _param("limit", "query", _int(1, lim, 10), "most paths")],
             _ok("paths: kind, weight, nodes, edges"))},
+        "/v1/users/{id}": {"delete": _op(
+            "Delete the user and everything derived from them (admin key)", [user],
+            _ok("deleted: true with the relationships removed per type and owned records; a repeated delete is "
+                "404 user_not_found"), "403",
+            description="One transaction: the User node, every relationship attached to it, its embeddings "
+                        "(and vector-index entries) and records whose `user` property is the id. The deletion "
+                        "is recorded in the local ledger as a keyed hash, so older snapshots are stale for it.")},
+        "/v1/users/{id}/export": {"get": _op(
+            "Everything stored about the user, as JSON (admin key)",
+            [user, _param("embeddings", "query", {"type": "boolean", "default": False},
+                          "include embedding vectors (otherwise only their dimension)")],
+            _ok("properties, relationships by type (direction, other node, properties), counts, owned records"),
+            "403")},
         "/v1/topics/{id}/users": {"get": _op(
             "Users most interested in a topic", [_param("id", "path", _ID, "topic id"), limit, offset],
             _ok("items (user, score, rank)"))},

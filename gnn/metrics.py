@@ -6,6 +6,10 @@ NDCG@K = DCG/IDCG (binary gains, log2 discount, IDCG over min(|T_u|, K)), Hit@K 
 MRR = 1/rank of the first held-out item in the full ranking, AUC = share of (held-out, other
 candidate) pairs ranked correctly. Every metric is averaged over users with |T_u| >= 1.
 Ties are broken by content id (lower first).
+
+Beyond accuracy, over the same top-K lists: catalogue coverage (share of content in any list),
+intra-list diversity (mean pairwise cosine distance of a list's content embeddings), novelty (mean
+self-information -log2 p(i), p from training popularity) and average recommended popularity.
 """
 from __future__ import annotations
 
@@ -14,14 +18,23 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from graph.rerank import unit_rows
+
 METRICS = ("recall", "ndcg", "precision", "hit", "f1", "mrr", "auc")
 
 
-def user_metrics(scores: torch.Tensor, truth: torch.Tensor, exclude: torch.Tensor, k: int) -> dict[str, torch.Tensor]:
-    """Per-user metrics for one batch. scores [B, N] float, truth/exclude [B, N] bool (disjoint)."""
-    n = scores.shape[1]
+def rank(scores: torch.Tensor, exclude: torch.Tensor) -> torch.Tensor:
+    """Candidate order per user [B, N]: score descending, ties by content id, excluded items last."""
     scores = scores.float().masked_fill(exclude, float("-inf"))
-    order = torch.sort(scores, dim=1, descending=True, stable=True).indices
+    return torch.sort(scores, dim=1, descending=True, stable=True).indices
+
+
+def user_metrics(scores: torch.Tensor, truth: torch.Tensor, exclude: torch.Tensor, k: int,
+                 order: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """Per-user metrics for one batch. scores [B, N] float, truth/exclude [B, N] bool (disjoint);
+    ``order``: ``rank(scores, exclude)`` when already computed."""
+    n = scores.shape[1]
+    order = rank(scores, exclude) if order is None else order
     ranked_truth = torch.gather(truth, 1, order)  # [B, N] True where a held-out item sits at that rank
     n_true = truth.sum(1).float()
     n_cand = (~exclude).sum(1).float()
@@ -62,10 +75,20 @@ def evaluate_ranking(score_users: Callable[[torch.Tensor], torch.Tensor], truth:
     """Mean metrics@k over users in ``truth``; ``score_users(user_ids) -> [B, n_items]`` scores.
 
     ``exclude`` pairs (e.g. the user's training items) are removed from the candidates."""
+    return rank_and_evaluate(score_users, truth, exclude, n_items, k, batch_users, device)[0]
+
+
+def rank_and_evaluate(score_users: Callable[[torch.Tensor], torch.Tensor], truth: tuple[np.ndarray, np.ndarray],
+                      exclude: tuple[np.ndarray, np.ndarray], n_items: int, k: int = 20, batch_users: int = 1024,
+                      device: torch.device | str = "cpu") -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """``evaluate_ranking``'s metrics, the users evaluated [U] and their top-k lists [U, k] (content ids;
+    -1 where a user has fewer than k candidates)."""
     truth_by_user = _group(*truth)
     excl_by_user = _group(*exclude)
     users = np.array(sorted(truth_by_user), dtype=np.int64)
     sums = {m: 0.0 for m in METRICS}
+    k_top = min(k, n_items)
+    tops = []
     for start in range(0, len(users), batch_users):
         batch = users[start:start + batch_users]
         t = torch.zeros(len(batch), n_items, dtype=torch.bool, device=device)
@@ -77,9 +100,87 @@ def evaluate_ranking(score_users: Callable[[torch.Tensor], torch.Tensor], truth:
         x &= ~t
         with torch.no_grad():
             scores = score_users(torch.as_tensor(batch, device=device))
-        for m, v in user_metrics(scores, t, x, k).items():
+        order = rank(scores, x)
+        for m, v in user_metrics(scores, t, x, k, order).items():
             sums[m] += float(v.sum())
+        top = order[:, :k_top]
+        tops.append(torch.where(torch.gather(x, 1, top), -1, top).cpu().numpy())
     n = max(len(users), 1)
     out = {f"{m}@{k}" if m not in ("mrr", "auc") else m: sums[m] / n for m in METRICS}
     out["users"] = len(users)
-    return out
+    top_all = np.concatenate(tops) if tops else np.zeros((0, k_top), np.int64)
+    return out, users, top_all.astype(np.int64)
+
+
+# ---------------------------------------------------------------- beyond accuracy (pure numpy)
+# ``top`` is [U, K] content ids per user, -1 = no item; ``popularity`` is each item's number of
+# training interactions (pairs); ``n_users`` the users those pairs come from.
+def list_accuracy(top: np.ndarray, truth: dict[int, np.ndarray], users: np.ndarray, k: int) -> dict[str, float]:
+    """Recall@k and NDCG@k of given lists (same definitions as ``user_metrics``), averaged over ``users``."""
+    disc = 1.0 / np.log2(np.arange(2, k + 2))
+    recall = ndcg = 0.0
+    for row, u in enumerate(users):
+        held = truth[int(u)]
+        hits = np.isin(top[row, :k], held) & (top[row, :k] >= 0)
+        recall += hits.sum() / max(len(held), 1)
+        ndcg += float((hits * disc[:len(hits)]).sum()) / float(disc[:min(len(held), k)].sum())
+    n = max(len(users), 1)
+    return {f"recall@{k}": recall / n, f"ndcg@{k}": ndcg / n}
+
+
+def catalogue_coverage(top: np.ndarray, n_items: int) -> float:
+    """Share of all content that appears in at least one list."""
+    return len(np.unique(top[top >= 0])) / max(n_items, 1)
+
+
+def intra_list_diversity(top: np.ndarray, item_vectors: np.ndarray, item_has: np.ndarray | None = None) -> float:
+    """Mean over lists of the mean pairwise cosine distance (1 - cos) between the list's items.
+
+    Items without a vector (``item_has`` False or a zero row) are left out; lists with fewer than two
+    such items are not counted."""
+    unit = unit_rows(item_vectors)
+    has = unit.any(axis=1) if item_has is None else (item_has & unit.any(axis=1))
+    total, lists = 0.0, 0
+    for row in top:
+        items = row[row >= 0]
+        items = items[has[items]]
+        m = len(items)
+        if m < 2:
+            continue
+        v = unit[items]
+        sim = v @ v.T
+        mean_cos = (sim.sum() - np.trace(sim)) / (m * (m - 1))
+        total += 1.0 - mean_cos
+        lists += 1
+    return total / lists if lists else float("nan")
+
+
+def self_information(popularity: np.ndarray, n_users: int) -> np.ndarray:
+    """-log2 p(i) per item with p(i) = (popularity(i) + 1) / (n_users + 1) (add-one, so unseen items
+    are finite)."""
+    return -np.log2((popularity.astype(np.float64) + 1.0) / (n_users + 1.0))
+
+
+def novelty(top: np.ndarray, popularity: np.ndarray, n_users: int) -> float:
+    """Mean self-information of recommended items (over all list entries)."""
+    items = top[top >= 0]
+    return float(self_information(popularity, n_users)[items].mean()) if len(items) else float("nan")
+
+
+def average_popularity(top: np.ndarray, popularity: np.ndarray) -> float:
+    """Mean training popularity (interaction count) of recommended items (ARP)."""
+    items = top[top >= 0]
+    return float(popularity[items].astype(np.float64).mean()) if len(items) else float("nan")
+
+
+BEYOND = ("coverage", "diversity", "novelty", "avg_pop")
+
+
+def beyond_accuracy(top: np.ndarray, n_items: int, popularity: np.ndarray, n_users: int,
+                    item_vectors: np.ndarray | None, item_has: np.ndarray | None = None) -> dict[str, float]:
+    """coverage, diversity (intra-list, NaN without vectors), novelty, avg_pop of the lists ``top``."""
+    return {"coverage": catalogue_coverage(top, n_items),
+            "diversity": (intra_list_diversity(top, item_vectors, item_has) if item_vectors is not None
+                          else float("nan")),
+            "novelty": novelty(top, popularity, n_users),
+            "avg_pop": average_popularity(top, popularity)}

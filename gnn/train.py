@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from graph.deletions import drop_deleted_users
 from graph.model import CONTENT, TOPIC, USER
 from graph.snapshot import Snapshot
 
@@ -265,7 +266,7 @@ def train_run(snapshot_dir: Path, cfg: TrainConfig, runs_dir: Path, progress: bo
     stamps: dict[str, float] = {}
     t0 = time.perf_counter()
     snapshot_dir = Path(snapshot_dir).resolve()
-    snap = Snapshot.load(snapshot_dir)
+    snap, stale = drop_deleted_users(Snapshot.load(snapshot_dir))
     data = build_data(snap, cfg)
     stamps["data_s"] = time.perf_counter() - t0
     trainer = Trainer(data, cfg)
@@ -278,7 +279,8 @@ def train_run(snapshot_dir: Path, cfg: TrainConfig, runs_dir: Path, progress: bo
     stamps.update(result.timings)
     metrics = {"split": data.split, "best_epoch": result.best_epoch,
                "val": {k: v for k, v in result.val.items() if k not in ("epoch", "loss", "epoch_s")},
-               "test": test, "counts": {"train": len(data.train), "val": len(data.val), "test": len(data.test)}}
+               "test": test, "counts": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
+               **stale.as_metrics()}
     run_id = new_run_id(cfg.model)
     run_info = {"run_id": run_id, "model": cfg.model, "backend": cfg.backend, "device": str(trainer.device),
                 "snapshot": str(snapshot_dir), "config": cfg.to_dict(), "metrics": metrics, "timings": stamps,

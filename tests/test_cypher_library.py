@@ -32,6 +32,7 @@ CASES = {
     "influencers": {},
     "model_runs": {},
     "recommendation_coverage": {},
+    "recommendation_coverage_diversity": {},
     "similar_content": {"content_id": "c1"},
     "similar_users": {"user_id": "u1"},
     "topic_communities": {},
