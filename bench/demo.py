@@ -8,8 +8,9 @@ touching the repository's managed server or ``var/``:
 2. ``ikg demo`` again: every stage should be skipped (the schema and API key stages always run);
 3. ``ikg demo --fresh`` once more: graph wiped, embedding cache (``var/cache``) warm.
 
-Baseline measured in the same run: ``ikg --help`` (interpreter + CLI import). The Neo4j jars are
-shared with the repository's managed install (``IKG_NEO4J_DIR``); ``scripts/setup.sh`` (venv,
+Baseline measured in the same run: ``ikg --help`` (interpreter + CLI import). ``ikg`` is run as
+``python -m cli`` from this checkout. The Neo4j jars are shared with the repository's managed
+install (``IKG_NEO4J_DIR``, default ``.neo4j`` of this checkout); ``scripts/setup.sh`` (venv,
 jars, Java) is not timed. Afterwards the demo's API and Neo4j are stopped and the home deleted
 (``--keep`` keeps it).
 
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results" / "demo.md"
-IKG = ROOT / ".venv" / "bin" / "ikg"
+IKG = [sys.executable, "-m", "cli"]  # what .venv/bin/ikg runs, from this checkout
 STAGE_LINE = re.compile(r"^(?P<name>\S.*?)\s+(?P<seconds>\d+\.\d)  (?P<detail>.*)$")
 TOTAL_PREFIX = "total (incl. Neo4j start)"
 
@@ -119,15 +120,16 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="ikg-bench-demo-"))
     api_port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEO4J_", "IKG_"))}
-    env.update(IKG_HOME=str(home), IKG_NEO4J_DIR=str(ROOT / ".neo4j"), IKG_NEO4J_HOME=str(home / "neo4j-home"),
+    jars = os.environ.get("IKG_NEO4J_DIR") or str(ROOT / ".neo4j")
+    env.update(IKG_HOME=str(home), IKG_NEO4J_DIR=jars, IKG_NEO4J_HOME=str(home / "neo4j-home"),
                IKG_NEO4J_BOLT_PORT=str(_free_port()), IKG_NEO4J_HTTP_PORT=str(_free_port()),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     log = home / "bench-demo.log"
-    demo = [str(IKG), "demo", "--api-port", str(api_port)]
+    demo = [*IKG, "demo", "--api-port", str(api_port)]
     load_before = os.getloadavg()
     runs: list[DemoRun] = []
     try:
-        help_s, _ = _run([str(IKG), "--help"], env, log)
+        help_s, _ = _run([*IKG, "--help"], env, log)
         for label, extra in (("1. fresh: empty graph, cold embedding cache", ["--fresh"]),
                              ("2. rerun (skip what is done)", []),
                              ("3. fresh, warm embedding cache", ["--fresh"])):
@@ -137,7 +139,7 @@ def main() -> int:
             runs.append(DemoRun(label, wall, total, stages))
             sys.stderr.write(f"  {wall:.1f} s\n")
     finally:
-        for cmd in ([str(IKG), "demo", "--stop"], [str(IKG), "server", "stop"]):
+        for cmd in ([*IKG, "demo", "--stop"], [*IKG, "server", "stop"]):
             subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, check=False)
         if not args.keep:
             shutil.rmtree(home, ignore_errors=True)
