@@ -88,7 +88,11 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
         "/v1/users/{id}/recommendations": {"get": _op(
             "Top-k content for the user; each item names the strategy that produced it",
             [user, k, _param("topic", "query", _ID, "only content of this topic"),
-             _param("exclude_seen", "query", {"type": "boolean", "default": True}, "drop content already seen")],
+             _param("exclude_seen", "query", {"type": "boolean", "default": True}, "drop content already seen"),
+             _param("diversity", "query", {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+                    "maximal-marginal-relevance re-ranking over emb_text (0 = off, 1 = most diverse)"),
+             _param("per_topic_cap", "query", {"type": "integer", "minimum": 1, "maximum": lim},
+                    "at most this many items per topic (the list may be shorter than k)")],
             _ok("items; strategies: model, similar_content:emb_gnn|emb_text, topic_popularity, global_popularity"))},
         "/v1/users/{id}/similar": {"get": _op(
             "Nearest users by embedding (vector index)",

@@ -45,6 +45,19 @@ def int_arg(name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
+def float_arg(name: str, default: float, lo: float, hi: float) -> float:
+    raw = _single(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw) if len(raw) <= 40 else float("nan")
+    except ValueError:
+        value = float("nan")
+    if not lo <= value <= hi:  # also rejects NaN
+        raise bad_param(name, f"must be a number in {lo}..{hi}, got {raw[:40]!r}")
+    return value
+
+
 def bool_arg(name: str, default: bool) -> bool:
     raw = _single(name)
     if raw is None:

@@ -6,6 +6,7 @@ from typing import Any
 from flask import Blueprint
 
 from api.context import current_config, current_graph
+from api.diversify import diversify_args, rerank
 from api.errors import ApiProblem, bad_param, not_found
 from api.params import bool_arg, check_id, choice_arg, id_arg, int_arg, known, list_arg
 from graph import read
@@ -59,19 +60,21 @@ def user_neighborhood(user_id: str):
 @bp.get("/users/<path:user_id>/recommendations")
 def user_recommendations(user_id: str):
     """Top-k content: active run's MAY_LIKE, else graph-only fallbacks (named per item)."""
-    known("k", "topic", "exclude_seen")
+    known("k", "topic", "exclude_seen", "diversity", "per_topic_cap")
     cfg = current_config()
     user_id = check_id("id", user_id)
     k = int_arg("k", DEFAULT_K, 1, cfg.max_limit)
     topic = id_arg("topic")
     exclude_seen = bool_arg("exclude_seen", True)
+    diversify = diversify_args(cfg.max_limit)
     g = current_graph()
     if topic is not None and not read.exists(g, "Topic", topic):
         raise ApiProblem(404, "topic_not_found", f"no topic with id {topic!r}", param="topic")
-    result = read.recommendations(g, user_id, k, topic=topic, exclude_seen=exclude_seen,
+    result = read.recommendations(g, user_id, diversify.pool_size(k), topic=topic, exclude_seen=exclude_seen,
                                   half_life_days=cfg.half_life_days)
     if result is None:
         raise not_found("user", user_id)
+    result = rerank(g, result, k, diversify)
     return {"user": user_id, "k": k, "topic": topic, "exclude_seen": exclude_seen, **result}
 
 

@@ -520,3 +520,17 @@ def explain(g: Graph, user_id: str, limit: int, *, content: str | None = None,
               "edges": [_compact(e) for e in r["edges"]]} for r in rows]
     return {"run": run, "paths": paths}
 
+
+# ---------------------------------------------------------------- content vectors (re-ranking)
+CONTENT_VECTORS = """
+UNWIND $ids AS id
+MATCH (c:Content {id: id})
+RETURN c.id AS id, c[$prop] AS vector, COLLECT { MATCH (c)-[:HAS_TOPIC]->(t:Topic) RETURN t.id } AS topics
+"""
+
+
+def content_vectors(g: Graph, ids: list[str], prop: str) -> dict[str, dict[str, Any]]:
+    """Content id -> {vector (None if absent), topics} for re-ranking; ``prop`` from the allow-list."""
+    vp = vector_property(CONTENT, prop)
+    return {r["id"]: {"vector": r["vector"], "topics": r["topics"]}
+            for r in g.read(CONTENT_VECTORS, ids=list(ids), prop=vp.prop)}

@@ -155,3 +155,58 @@ def test_cypher_query_agrees_with_the_evaluator(graph):
     assert row["intra_list_diversity"] == pytest.approx(expected["diversity"], rel=1e-5)
     assert row["novelty"] == pytest.approx(expected["novelty"])
     assert row["avg_popularity"] == pytest.approx(expected["avg_pop"])
+
+
+# ---------------------------------------------------------------- API: diversity and per_topic_cap
+REC_ITEMS = [  # id, topic, vector axis: a1..a3 near-duplicates on one topic, then b1, b2, c1
+    ("a1", "tA", 0), ("a2", "tA", 0), ("a3", "tA", 0), ("b1", "tB", 1), ("b2", "tB", 1), ("c1", "tC", 2)]
+
+
+@pytest.fixture()
+def rec_client(graph, neo4j_settings):
+    from api import create_app
+    from api.config import ApiConfig
+    from api.keys import create_key
+
+    graph.write("CREATE (:User {id: 'ru'}), (:ModelRun {id: 'run', active: true, model: 'sage'})")
+    graph.write("UNWIND $rows AS row MERGE (t:Topic {id: row.t}) CREATE (c:Content {id: row.id, title: row.id}) "
+                "CREATE (c)-[:HAS_TOPIC {weight: 1.0}]->(t) "
+                "WITH c, row CALL db.create.setNodeVectorProperty(c, 'emb_text', row.vec)",
+                rows=[{"id": i, "t": t, "vec": [1.0 if d == axis else 0.01 * n for d in range(DIM)]}
+                      for n, (i, t, axis) in enumerate(REC_ITEMS)])
+    graph.write("UNWIND $rows AS row MATCH (u:User {id: 'ru'}), (c:Content {id: row.id}) "
+                "CREATE (u)-[:MAY_LIKE {run_id: 'run', model: 'sage', rank: row.rank, score: 1.0 - row.rank / 10.0}]->(c)",
+                rows=[{"id": i, "rank": r + 1} for r, (i, _, _) in enumerate(REC_ITEMS)])
+    app = create_app(ApiConfig(neo4j=neo4j_settings, key_cache_ttl_s=0))
+    client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = create_key(graph, "t-read", "read")[0]
+    yield client
+    app.extensions["ikg_graph"].close()
+
+
+def _ids(client, query):
+    response = client.get(f"/v1/users/ru/recommendations?{query}")
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_api_diversity_reranks_over_the_candidates(rec_client):
+    plain = _ids(rec_client, "k=3")
+    assert [i["id"] for i in plain["items"]] == ["a1", "a2", "a3"] and "rerank" not in plain
+    diverse = _ids(rec_client, "k=3&diversity=0.6")
+    assert [i["id"] for i in diverse["items"]] == ["a1", "b1", "c1"]
+    assert diverse["rerank"] == {"diversity": 0.6, "per_topic_cap": None, "embedding": "emb_text", "candidates": 6}
+    assert [i["id"] for i in _ids(rec_client, "k=3&diversity=0")["items"]] == ["a1", "a2", "a3"]
+
+
+def test_api_per_topic_cap(rec_client):
+    body = _ids(rec_client, "k=4&per_topic_cap=2")
+    assert [i["id"] for i in body["items"]] == ["a1", "a2", "b1", "b2"]
+    assert [i["id"] for i in _ids(rec_client, "k=6&per_topic_cap=1")["items"]] == ["a1", "b1", "c1"]
+
+
+@pytest.mark.parametrize("query, param", [("diversity=1.5", "diversity"), ("diversity=abc", "diversity"),
+                                          ("diversity=nan", "diversity"), ("per_topic_cap=0", "per_topic_cap")])
+def test_api_rejects_bad_diversity_params(rec_client, query, param):
+    response = rec_client.get(f"/v1/users/ru/recommendations?{query}")
+    assert response.status_code == 400 and response.get_json()["param"] == param
