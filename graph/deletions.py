@@ -3,7 +3,9 @@
 ``ikg user delete`` / ``DELETE /v1/users/{id}`` append one JSON line per deleted user to
 ``var/keys/deleted_users.jsonl`` (mode 0600): the keyed pseudonym of the id (``graph.pseudonym``,
 never the raw id) and the deletion time. A snapshot exported before that time still holds the user;
-``drop_deleted_users`` removes such users (node, features, every edge touching them) and says so.
+``drop_deleted_users`` removes such users (node, features, every edge touching them) and says so;
+``current_snapshot`` also saves that filtered copy beside the original, so a training run records a
+snapshot whose contiguous ids match its outputs (write-back and inductive scoring reload it).
 Pure numpy + files: no neo4j, so ``gnn`` may import it like ``graph.snapshot``.
 """
 from __future__ import annotations
@@ -148,3 +150,20 @@ def drop_deleted_users(snap: Snapshot, *, path: Path | None = None,
     logger.warning("snapshot is stale for %d user(s) deleted after its export (ledger %s): dropping them "
                    "and their edges before training", len(drop), path)
     return without_users(snap, drop), StaleCheck(int(len(drop)), str(path))
+
+
+FILTERED_SUFFIX = "-without-deleted"
+
+
+def current_snapshot(path: Path) -> tuple[Snapshot, Path, StaleCheck]:
+    """Load the snapshot at ``path`` without users deleted since its export. When some were dropped, the
+    filtered copy is saved as ``<path>-without-deleted`` (its manifest says so) and that path returned."""
+    path = Path(path)
+    snap, check = drop_deleted_users(Snapshot.load(path))
+    if not check.dropped:
+        return snap, path, check
+    copy = path.with_name(path.name + FILTERED_SUFFIX)
+    snap.manifest = {**snap.manifest, "filtered_from": str(path), "deleted_users_dropped": check.dropped}
+    snap.save(copy)
+    logger.warning("training on %s (the filtered copy); re-export to replace the stale snapshot %s", copy, path)
+    return snap, copy, check

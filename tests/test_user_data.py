@@ -252,3 +252,24 @@ def test_no_ledger_means_no_secret_and_no_change(private):
     same, check = drop_deleted_users(snap)
     assert same is snap and check.dropped == 0
     assert not (private / "pseudonym.secret").exists()
+
+
+def test_training_on_a_stale_snapshot_drops_the_deleted_user(private, tmp_path):
+    from gnn.config import TrainConfig
+    from gnn.synthetic import PlantedWorld, planted_snapshot
+    from gnn.train import train_run
+
+    snap, _ = planted_snapshot(PlantedWorld(n_users=20, n_content=30, n_topics=3, per_user=8, drifters=0))
+    snap.manifest["created_at"] = "2026-01-01T00:00:00+00:00"
+    path = snap.save(tmp_path / "snap")
+    gone = str(snap.node_ids[USER][3])
+    record_deletion(gone)
+    cfg = TrainConfig(device="cpu", num_threads=1, emb_dim=8, epochs=2, patience=1)
+    run_dir = train_run(path, cfg, tmp_path / "runs", progress=False)
+    assert json.loads((run_dir / "metrics.json").read_text())["deleted_users_dropped"] == 1
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["snapshot"] == str(tmp_path / "snap-without-deleted")   # outputs index the filtered copy
+    filtered = Snapshot.load(info["snapshot"])
+    assert gone not in filtered.node_ids[USER].tolist() and filtered.manifest["deleted_users_dropped"] == 1
+    assert np.load(run_dir / "embeddings" / "User.npy").shape[0] == 19
+    assert gone in Snapshot.load(path).node_ids[USER].tolist()   # the original is left as it was
