@@ -2,8 +2,12 @@
 
 Speed comes from never decoding one record per edge: each edge query reads a page of source
 nodes and returns a handful of records (one per interaction kind) holding parallel ``collect()``
-lists, which become numpy arrays directly. Pages run on a few sessions in parallel, so the
-server computes one page while the client decodes another.
+lists, which become numpy arrays directly. All reads of one export (node id maps, edge pages of
+every type, feature pages) run on one pool of ``workers`` sessions, so the server computes one
+page while the client decodes another. Server-side cost is mostly property reads, so each edge
+query reads a relationship's properties once (``properties(r)``), skips the end node's label
+check (end nodes outside the selection are dropped by the id map anyway) and has no time-window
+predicate unless a window is set.
 
 Nodes are addressed by Neo4j's internal integer id (``id(n)``; deprecated in Neo4j 5 but the
 cheapest handle, and used only inside one export, never stored). The export reads in several
@@ -17,7 +21,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,6 +43,7 @@ logger = logging.getLogger(__name__)
 PAGE_EDGES = 200_000          # target edges per page (one round trip)
 FEATURE_PAGE_VALUES = 1_000_000  # target floats per feature page
 WORKERS = 2
+DENSE_FACTOR, DENSE_SLACK = 4, 1_000_000  # IdMap uses a direct table up to 4 x nodes + 1M entries
 DEFAULT_WEIGHT = 1.0
 NO_FEATURE_PROPS = ("emb_gnn",)  # model outputs are not model inputs
 # id() is deprecated (but supported) in Neo4j 5; an absent optional relationship type is normal.
@@ -65,39 +70,42 @@ NODES_IN: dict[str, LiteralString] = {
     TOPIC: "MATCH (n:Topic) WHERE id(n) IN $nids AND n.id IS NOT NULL "
            "RETURN collect(n.id) AS ids, collect(id(n)) AS nids",
 }
-NODE_COUNT: dict[str, LiteralString] = {
-    USER: "MATCH (n:User) RETURN count(n) AS n",
-    CONTENT: "MATCH (n:Content) RETURN count(n) AS n",
-    TOPIC: "MATCH (n:Topic) RETURN count(n) AS n",
-}
-EDGE_COUNT: dict[str, LiteralString] = {
-    INTERACTED: "MATCH ()-[r:INTERACTED]->() RETURN count(r) AS n",
-    HAS_TOPIC: "MATCH ()-[r:HAS_TOPIC]->() RETURN count(r) AS n",
-    SUBTOPIC_OF: "MATCH ()-[r:SUBTOPIC_OF]->() RETURN count(r) AS n",
-    FOLLOWS: "MATCH ()-[r:FOLLOWS]->() RETURN count(r) AS n",
-}
+# Sizes of every label and type from the count store (one round trip; sizes the edge pages).
+COUNTS: LiteralString = """
+RETURN COUNT { (:User) } AS User, COUNT { (:Content) } AS Content, COUNT { (:Topic) } AS Topic,
+       COUNT { ()-[:INTERACTED]->() } AS INTERACTED, COUNT { ()-[:HAS_TOPIC]->() } AS HAS_TOPIC,
+       COUNT { ()-[:SUBTOPIC_OF]->() } AS SUBTOPIC_OF, COUNT { ()-[:FOLLOWS]->() } AS FOLLOWS"""
 EDGE_QUERIES: dict[EdgeType, LiteralString] = {
     (USER, INTERACTED, CONTENT): """
 MATCH (s:User) WHERE id(s) IN $src
-MATCH (s)-[r:INTERACTED]->(d:Content)
-WHERE ($since IS NULL OR r.ts >= $since) AND ($until IS NULL OR r.ts < $until)
+MATCH (s)-[r:INTERACTED]->(d)
 WITH s, d, properties(r) AS p
 RETURN p.kind AS kind, collect(id(s)) AS src, collect(id(d)) AS dst,
-       collect(coalesce(p.ts.epochMillis, $nan)) AS ts_ms,
-       collect(coalesce(p.weight, $default_weight)) AS weight,
+       collect(coalesce(p.ts.epochMillis, $nan)) AS ts_ms, collect(coalesce(p.weight, $default_weight)) AS weight,
        collect(coalesce(p.rating, $nan)) AS rating""",
     (CONTENT, HAS_TOPIC, TOPIC): """
 MATCH (s:Content) WHERE id(s) IN $src
-MATCH (s)-[r:HAS_TOPIC]->(d:Topic)
+MATCH (s)-[r:HAS_TOPIC]->(d)
 RETURN collect(id(s)) AS src, collect(id(d)) AS dst, collect(coalesce(r.weight, $default_weight)) AS weight""",
     (TOPIC, SUBTOPIC_OF, TOPIC): """
 MATCH (s:Topic) WHERE id(s) IN $src
-MATCH (s)-[:SUBTOPIC_OF]->(d:Topic)
+MATCH (s)-[:SUBTOPIC_OF]->(d)
 RETURN collect(id(s)) AS src, collect(id(d)) AS dst""",
     (USER, FOLLOWS, USER): """
 MATCH (s:User) WHERE id(s) IN $src
-MATCH (s)-[r:FOLLOWS]->(d:User)
+MATCH (s)-[r:FOLLOWS]->(d)
 RETURN collect(id(s)) AS src, collect(id(d)) AS dst, collect(coalesce(r.ts.epochMillis, $nan)) AS ts_ms""",
+}
+# The same for interactions inside a time window (the predicate costs a property read per edge).
+WINDOWED: dict[EdgeType, LiteralString] = {
+    (USER, INTERACTED, CONTENT): """
+MATCH (s:User) WHERE id(s) IN $src
+MATCH (s)-[r:INTERACTED]->(d)
+WITH s, d, properties(r) AS p
+WHERE ($since IS NULL OR p.ts >= $since) AND ($until IS NULL OR p.ts < $until)
+RETURN p.kind AS kind, collect(id(s)) AS src, collect(id(d)) AS dst,
+       collect(coalesce(p.ts.epochMillis, $nan)) AS ts_ms, collect(coalesce(p.weight, $default_weight)) AS weight,
+       collect(coalesce(p.rating, $nan)) AS rating""",
 }
 # One hop of the sampled neighbourhood: undirected, over the selected types, inside the
 # selected labels; interactions only inside the time window.
@@ -216,11 +224,17 @@ class IdMap:
     internal: np.ndarray                      # int64 [n], internal id of raw_ids[i]
     _sorted_internal: np.ndarray = field(init=False, repr=False)
     _contiguous: np.ndarray = field(init=False, repr=False)
+    _dense: np.ndarray | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         order = np.argsort(self.internal, kind="stable")
         self._sorted_internal = self.internal[order]
         self._contiguous = order.astype(np.int64)
+        # Internal ids are record ids, dense in practice: a direct table beats a binary search.
+        top = int(self._sorted_internal[-1]) + 1 if len(order) else 0
+        if 0 < top <= DENSE_FACTOR * len(order) + DENSE_SLACK and self._sorted_internal[0] >= 0:
+            self._dense = np.full(top, -1, dtype=np.int64)
+            self._dense[self._sorted_internal] = self._contiguous
 
     @classmethod
     def build(cls, raw_ids: Sequence[str], internal: Sequence[int]) -> "IdMap":
@@ -234,8 +248,12 @@ class IdMap:
 
     def lookup(self, internal: np.ndarray) -> np.ndarray:
         """Contiguous ids, -1 where the node is not in this map."""
+        internal = np.asarray(internal, dtype=np.int64)
         if len(self._sorted_internal) == 0:
             return np.full(len(internal), -1, dtype=np.int64)
+        if self._dense is not None:
+            inside = (internal >= 0) & (internal < len(self._dense))
+            return np.where(inside, self._dense[np.where(inside, internal, 0)], -1)
         pos = np.searchsorted(self._sorted_internal, internal)
         pos = np.minimum(pos, len(self._sorted_internal) - 1)
         return np.where(self._sorted_internal[pos] == internal, self._contiguous[pos], -1)
@@ -252,18 +270,40 @@ def kind_codes(kinds: Sequence[str | None]) -> tuple[dict[str | None, int], list
 
 
 def record_arrays(etype: EdgeType, record: dict[str, Any]) -> dict[str, Any]:
-    """One page record (parallel lists) -> numpy arrays; ``kind`` stays the record's kind string."""
+    """One page record (parallel lists, nulls already coalesced) -> numpy arrays; ``kind`` stays
+    the record's kind string."""
     attrs = EDGE_ATTRS[etype]
-    out: dict[str, Any] = {"src": np.array(record["src"], dtype=np.int64),
-                           "dst": np.array(record["dst"], dtype=np.int64)}
+    n = len(record["src"])
+    out: dict[str, Any] = {"src": np.fromiter(record["src"], dtype=np.int64, count=n),
+                           "dst": np.fromiter(record["dst"], dtype=np.int64, count=n)}
     for key, dtype in attrs.items():
         if key == "kind":
             out["kind"] = record["kind"]
         elif key == "ts":
-            out["ts"] = np.array(record["ts_ms"], dtype=np.float64) / 1000.0
+            out["ts"] = np.fromiter(record["ts_ms"], dtype=np.float64, count=n)
+            out["ts"] /= 1000.0
         else:
-            out[key] = np.array(record[key], dtype=dtype)
+            out[key] = np.fromiter(record[key], dtype=dtype, count=n)
     return out
+
+
+def edge_order(pair: np.ndarray, ts: np.ndarray | None) -> np.ndarray:
+    """Permutation sorting edges by ``pair`` (src * n_dst + dst), ties by ``ts`` (NaN last), else stable.
+    Edges arrive grouped by source, so a stable sort of ``pair`` is nearly free; only runs of
+    repeated pairs need the (slow) two-key sort."""
+    order = np.argsort(pair, kind="stable")
+    if ts is None or len(order) < 2:
+        return order
+    ps = pair[order]
+    same = ps[1:] == ps[:-1]
+    if same.any():
+        tied = np.zeros(len(order), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        at = np.flatnonzero(tied)
+        sub = order[at]
+        order[at] = sub[np.lexsort([ts[sub], pair[sub]])]
+    return order
 
 
 def assemble_edges(etype: EdgeType, chunks: list[dict[str, Any]], src_map: IdMap, dst_map: IdMap,
@@ -279,13 +319,13 @@ def assemble_edges(etype: EdgeType, chunks: list[dict[str, Any]], src_map: IdMap
                 parts[key].append(np.full(len(chunk["src"]), codes[chunk["kind"]], dtype=np.int8))
             else:
                 parts[key].append(chunk[key])
-    out = {key: np.concatenate(parts[key]) if parts[key] else np.empty(0, dtype=dtype)
-           for key, dtype in dtypes.items()}
+    out = {key: (parts[key][0] if len(parts[key]) == 1 else np.concatenate(parts[key])) if parts[key]
+           else np.empty(0, dtype=dtype) for key, dtype in dtypes.items()}
     out["src"], out["dst"] = src_map.lookup(out["src"]), dst_map.lookup(out["dst"])
     keep = (out["src"] >= 0) & (out["dst"] >= 0)
-    pair = out["src"] * max(len(dst_map), 1) + out["dst"]
-    order = np.lexsort([out["ts"], pair]) if "ts" in out else np.argsort(pair, kind="stable")
-    order = order[keep[order]]
+    if not keep.all():
+        out = {key: arr[keep] for key, arr in out.items()}
+    order = edge_order(out["src"] * max(len(dst_map), 1) + out["dst"], out.get("ts"))
     return {key: arr[order].astype(dtypes[key], copy=False) for key, arr in out.items()}
 
 
@@ -297,12 +337,35 @@ def chunks_for(nids: np.ndarray, expected_edges: float, page_edges: int, workers
     return [c for c in np.array_split(np.sort(nids), pages) if len(c)]
 
 
+def merge_features(label: str, prop: str, idmap: IdMap, pages: list[dict[str, Any]]
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Feature pages (``nids``, ``vecs`` lists) -> float32 [n, dim] and presence mask; None when
+    no node has the property; InputError when dimensions differ."""
+    n = len(idmap)
+    values: np.ndarray | None = None
+    mask = np.zeros(n, dtype=bool)
+    for rec in pages:
+        if not rec["nids"]:
+            continue
+        rows = idmap.lookup(np.asarray(rec["nids"], dtype=np.int64))
+        if values is None:
+            values = np.zeros((n, len(rec["vecs"][0])), dtype=np.float32)
+        dim = values.shape[1]
+        bad = next((i for i, v in enumerate(rec["vecs"]) if len(v) != dim), None)
+        if bad is not None:
+            raise InputError(f"embedding has dimension {len(rec['vecs'][bad])}, others {dim}",
+                             field=f"{label}.{prop}", value=idmap.raw_ids[rows[bad]])
+        values[rows] = np.asarray(rec["vecs"], dtype=np.float32)
+        mask[rows] = True
+    return None if values is None else (values, mask)
+
+
 # ---------------------------------------------------------------- I/O
 class Exporter:
-    """Runs the export queries for one config on one Graph."""
+    """Runs the export queries for one config on one Graph, ``cfg.workers`` sessions at a time."""
 
-    def __init__(self, g: Graph, cfg: ExportConfig):
-        self.g, self.cfg = g, cfg
+    def __init__(self, g: Graph, cfg: ExportConfig, pool: ThreadPoolExecutor):
+        self.g, self.cfg, self.pool = g, cfg, pool
         self.queries: dict[str, str] = {}
         self.sampled_users: list[str] = []
         self._seeds = np.empty(0, dtype=np.int64)
@@ -322,27 +385,20 @@ class Exporter:
         except (ServiceUnavailable, SessionExpired, OSError) as e:
             raise GraphError(f"Neo4j is unreachable at {self.g.uri}: {e}") from e
 
-    def _edge_pages(self, etype: EdgeType, pages: list[np.ndarray], **params: Any) -> list[dict[str, Any]]:
-        """Run the edge query for each page on ``workers`` sessions; arrays per returned record."""
-        bar = tqdm(total=len(pages), desc=etype[1], unit="page", disable=len(pages) < 4, leave=False)
-
-        def one(page: np.ndarray) -> list[dict[str, Any]]:
-            records = self._fetch(edge_key(etype), EDGE_QUERIES[etype], src=page.tolist(), **params)
-            bar.update(1)
-            return [record_arrays(etype, rec) for rec in records]
-
-        with bar, ThreadPoolExecutor(max_workers=self.cfg.workers) as pool:
-            return [chunk for chunks in pool.map(one, pages) for chunk in chunks]
+    def counts(self) -> dict[str, int]:
+        """Nodes per label and relationships per type in the whole database (count store)."""
+        return self._fetch("counts", COUNTS)[0]
 
     def node_maps(self) -> dict[str, IdMap]:
-        """Per selected label: all its nodes, or those in the sampled neighbourhood."""
+        """Per selected label: all its nodes, or those in the sampled neighbourhood (labels in parallel)."""
         cfg = self.cfg
         if cfg.sample_users is None:
-            rows = {lb: self._fetch(f"nodes_{lb}", NODES_ALL[lb])[0] for lb in cfg.labels}
+            futures = {lb: self.pool.submit(self._fetch, f"nodes_{lb}", NODES_ALL[lb]) for lb in cfg.labels}
         else:
-            reached = self.sampled_node_ids()
-            rows = {lb: self._fetch(f"nodes_{lb}", NODES_IN[lb], nids=reached.tolist())[0] for lb in cfg.labels}
-        maps = {lb: IdMap.build(r["ids"], r["nids"]) for lb, r in rows.items()}
+            reached = self.sampled_node_ids().tolist()
+            futures = {lb: self.pool.submit(self._fetch, f"nodes_{lb}", NODES_IN[lb], nids=reached)
+                       for lb in cfg.labels}
+        maps = {lb: IdMap.build(f.result()[0]["ids"], f.result()[0]["nids"]) for lb, f in futures.items()}
         if cfg.sample_users is not None:
             picked = maps[USER].lookup(self._seeds)
             self.sampled_users = sorted(maps[USER].raw_ids[picked[picked >= 0]].tolist())
@@ -370,81 +426,75 @@ class Exporter:
     def _window(self) -> dict[str, Any]:
         return {"since": self.cfg.since, "until": self.cfg.until}
 
-    def edges(self, etype: EdgeType, maps: dict[str, IdMap]) -> tuple[list[dict[str, Any]], int]:
-        """Per-record arrays of one edge type (sources = the selected nodes of its source label),
-        and the type's total count in the database."""
+    def edge_pages(self, etype: EdgeType, maps: dict[str, IdMap], counts: dict[str, int],
+                   bar: tqdm) -> list[Future]:
+        """Submit the edge query for each page of source nodes; futures of per-record arrays."""
         src_map = maps[etype[0]]
-        total = self._fetch(f"count_{etype[1]}", EDGE_COUNT[etype[1]])[0]["n"]
-        all_src = self._fetch(f"count_{etype[0]}", NODE_COUNT[etype[0]])[0]["n"]
-        expected = total * len(src_map) / max(all_src, 1)
+        total = counts[etype[1]]
+        if not total:
+            return []
+        expected = total * len(src_map) / max(counts[etype[0]], 1)
         pages = chunks_for(src_map.internal, expected, self.cfg.page_edges, self.cfg.workers)
-        params = {"nan": float("nan"), "default_weight": DEFAULT_WEIGHT, **self._window()}
-        return (self._edge_pages(etype, pages, **params) if total else []), total
+        windowed = etype in WINDOWED and (self.cfg.since is not None or self.cfg.until is not None)
+        query = WINDOWED[etype] if windowed else EDGE_QUERIES[etype]
+        # collect() skips nulls, so every nullable value is coalesced (NaN or the default weight)
+        params = {"nan": float("nan"), "default_weight": DEFAULT_WEIGHT, **(self._window() if windowed else {})}
 
-    def features(self, label: str, prop: str, idmap: IdMap) -> tuple[np.ndarray, np.ndarray] | None:
-        """float32 [n, dim] and presence mask; None when no selected node has the property."""
-        n = len(idmap)
-        first_dim: int | None = None
-        values: np.ndarray | None = None
-        mask = np.zeros(n, dtype=bool)
+        def one(page: np.ndarray) -> list[dict[str, Any]]:
+            records = self._fetch(edge_key(etype), query, src=page.tolist(), **params)
+            bar.update(1)
+            return [record_arrays(etype, rec) for rec in records]
+
+        bar.total = (bar.total or 0) + len(pages)
+        return [self.pool.submit(one, page) for page in pages]
+
+    def feature_pages(self, label: str, prop: str, idmap: IdMap) -> list[Future]:
+        """Submit the feature query for pages of about FEATURE_PAGE_VALUES floats."""
         page_nodes = max(1, FEATURE_PAGE_VALUES // vector_property(label, prop).dim)
-        pages = [c for c in np.array_split(idmap.internal, max(1, math.ceil(n / page_nodes))) if len(c)]
-        for page in pages:
-            rec = self._fetch(f"features_{label}_{prop}", FEATURES, nids=page.tolist(), prop=prop)[0]
-            if not rec["nids"]:
-                continue
-            rows = idmap.lookup(np.asarray(rec["nids"], dtype=np.int64))
-            dims = {len(v) for v in rec["vecs"]}
-            if first_dim is None:
-                first_dim = len(rec["vecs"][0])
-                values = np.zeros((n, first_dim), dtype=np.float32)
-            if dims != {first_dim}:
-                bad = next(i for i, v in enumerate(rec["vecs"]) if len(v) != first_dim)
-                raise InputError(f"embedding has dimension {len(rec['vecs'][bad])}, others {first_dim}",
-                                 field=f"{label}.{prop}", value=idmap.raw_ids[rows[bad]])
-            values[rows] = np.asarray(rec["vecs"], dtype=np.float32)
-            mask[rows] = True
-        if values is None:
-            return None
-        return values, mask
+        pages = [c for c in np.array_split(idmap.internal, max(1, math.ceil(len(idmap) / page_nodes))) if len(c)]
+        return [self.pool.submit(lambda page: self._fetch(f"features_{label}_{prop}", FEATURES, nids=page.tolist(),
+                                                          prop=prop)[0], page) for page in pages]
 
 
 def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "") -> Snapshot:
     """Read the selected subgraph into a Snapshot (not yet saved)."""
     started = time.perf_counter()
-    ex = Exporter(g, cfg)
     timings: dict[str, float] = {}
 
-    def stage(label: str, t0: float) -> None:
+    def stage(label: str, t0: float) -> float:
         timings[label] = round(time.perf_counter() - t0, 4)
+        return time.perf_counter()
 
     t0 = time.perf_counter()
-    maps = ex.node_maps()
-    stage("nodes", t0)
-    raw_pages: dict[EdgeType, list[dict[str, Any]]] = {}
-    totals: dict[str, int] = {}
-    t0 = time.perf_counter()
-    for etype in cfg.edge_types:
-        raw_pages[etype], totals[etype[1]] = ex.edges(etype, maps)
-    stage("edges_fetch", t0)
-    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=cfg.workers) as pool, \
+            tqdm(total=0, desc="export", unit="page", leave=False, disable=None) as bar:
+        ex = Exporter(g, cfg, pool)
+        counts = pool.submit(ex.counts)
+        maps = ex.node_maps()
+        t0 = stage("nodes", t0)
+        edge_futures = {etype: ex.edge_pages(etype, maps, counts.result(), bar) for etype in cfg.edge_types}
+        feature_futures = {(label, prop): ex.feature_pages(label, prop, maps[label])
+                           for label, prop in cfg.feature_props}
+        raw_pages = {etype: [chunk for f in futures for chunk in f.result()] for etype, futures in edge_futures.items()}
+        feature_pages = {key: [f.result() for f in futures] for key, futures in feature_futures.items()}
+        t0 = stage("fetch", t0)
+    totals = {etype[1]: int(counts.result()[etype[1]]) for etype in cfg.edge_types}
     kinds_seen = [chunk["kind"] for etype, chunks in raw_pages.items() if etype[1] == INTERACTED
                   for chunk in chunks]
     codes, vocabulary = kind_codes(kinds_seen)
     edges = {etype: assemble_edges(etype, chunks, maps[etype[0]], maps[etype[2]], codes)
              for etype, chunks in raw_pages.items()}
-    stage("edges_assemble", t0)
-    t0 = time.perf_counter()
+    t0 = stage("edges_assemble", t0)
     features: dict[str, dict[str, np.ndarray]] = {}
     masks: dict[str, dict[str, np.ndarray]] = {}
     absent = []
-    for label, prop in cfg.feature_props:
-        got = ex.features(label, prop, maps[label])
+    for (label, prop), pages in feature_pages.items():
+        got = merge_features(label, prop, maps[label], pages)
         if got is None:
             absent.append(f"{label}.{prop}")
             continue
         features.setdefault(label, {})[prop], masks.setdefault(label, {})[prop] = got
-    stage("features", t0)
+    stage("features_assemble", t0)
     if absent:
         logger.info("no node has %s; not exported", ", ".join(absent))
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from graph.errors import ConfigError
-from graph.export import ExportConfig, IdMap, export_snapshot, export_to, kind_codes
+from graph.export import ExportConfig, IdMap, edge_order, export_snapshot, export_to, kind_codes
 from graph.model import INTERACTION_KINDS
 from graph.snapshot import Snapshot
 
@@ -207,3 +207,19 @@ def test_id_map_and_kind_codes_are_pure():
     assert m.lookup(np.array([7, 10, 42, 99])).tolist() == [2, 1, 0, -1]
     codes, vocabulary = kind_codes(["like", "zap", None])
     assert vocabulary[-1] == "zap" and codes["zap"] == len(INTERACTION_KINDS) and codes[None] == -1
+
+
+def test_id_map_sparse_ids_use_binary_search():
+    m = IdMap.build(["x", "y"], [10**9, 3])
+    assert m.lookup(np.array([3, 10**9, 4, -1])).tolist() == [1, 0, -1, -1]
+
+
+def test_edge_order_matches_two_key_sort():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 40))
+        pair, ts = rng.integers(0, 6, n), rng.choice([1.0, 2.0, 3.0, np.nan], n)
+        got, want = edge_order(pair, ts), np.lexsort([ts, pair])
+        np.testing.assert_array_equal(pair[got], pair[want])
+        np.testing.assert_array_equal(ts[got], ts[want])
+    assert edge_order(np.array([2, 1, 2, 1]), None).tolist() == [1, 3, 0, 2]
