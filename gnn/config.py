@@ -17,6 +17,7 @@ LOSSES = ("bpr", "bce")
 HEADS = ("dot", "mlp")
 SPLITS = ("temporal", "random")
 DEVICES = ("auto", "cpu", "cuda")
+FUSION_METHODS = ("early", "concat", "decision", "attention", "shared")
 DAY = 86400.0
 
 
@@ -51,6 +52,13 @@ class TrainConfig:
     exclude_features: tuple[str, ...] = ("emb_gnn",)
     use_id_embeddings: bool = True
     stats_labels: tuple[str, ...] = ("Content",)
+    fusion: str = "early"            # node-input fusion of the modalities (gnn/fusion.py)
+    modalities: tuple[str, ...] = ()  # feature groups used as modalities (e.g. emb_text); () = every one exported
+    fusion_weights: tuple[float, ...] = ()  # fixed weight per entry of modalities; () = 1 each
+    fusion_learn_weights: bool = False  # learn the modality weights (M · softmax) instead
+    fusion_align_weight: float = 0.1  # shared: weight of the cross-modal InfoNCE alignment loss
+    fusion_temperature: float = 0.1  # shared: InfoNCE temperature
+    fusion_align_sample: int = 1024  # shared: nodes per modality pair in one alignment loss
     topic_loss_weight: float = 0.1
     weight_positives: bool = False
     eval_k: int = 20
@@ -62,14 +70,15 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, allowed in (("model", MODELS), ("backend", BACKENDS), ("loss", LOSSES), ("head", HEADS),
-                              ("split", SPLITS), ("device", DEVICES)):
+                              ("split", SPLITS), ("device", DEVICES), ("fusion", FUSION_METHODS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("emb_dim", "num_layers", "num_negatives", "epochs", "patience", "batch_size", "eval_k",
-                     "top_k_interests", "top_k_recommendations", "score_batch_users", "min_user_interactions"):
+                     "top_k_interests", "top_k_recommendations", "score_batch_users", "min_user_interactions",
+                     "fusion_align_sample"):
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("lr", "half_life_days"):
+        for name in ("lr", "half_life_days", "fusion_temperature"):
             if not float(getattr(self, name)) > 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("dropout", "id_dropout"):
@@ -86,6 +95,14 @@ class TrainConfig:
         object.__setattr__(self, "negative_kinds", tuple(self.negative_kinds))
         object.__setattr__(self, "exclude_features", tuple(self.exclude_features))
         object.__setattr__(self, "stats_labels", tuple(self.stats_labels))
+        object.__setattr__(self, "modalities", tuple(self.modalities))
+        object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
+        if self.fusion_weights and (len(self.fusion_weights) != len(self.modalities)
+                                    or min(self.fusion_weights) < 0 or sum(self.fusion_weights) <= 0):
+            raise ConfigError(f"fusion_weights needs one weight >= 0 per entry of modalities {list(self.modalities)} "
+                              f"(not all 0), got {list(self.fusion_weights)}")
+        if self.fusion_align_weight < 0:
+            raise ConfigError(f"fusion_align_weight must be >= 0, got {self.fusion_align_weight!r}")
         if set(self.stats_labels) - {"User", "Content"}:
             raise ConfigError(f"stats_labels may hold User and Content only, got {list(self.stats_labels)}")
         if len(self.fanouts) != self.num_layers or any(f == 0 or f < -1 for f in self.fanouts):

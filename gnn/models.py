@@ -1,10 +1,8 @@
-"""Link-prediction model: mask-aware input projections -> backend encoder -> dot/MLP head; BPR/BCE losses.
+"""Link-prediction model: fusion input layer -> backend encoder -> dot/MLP head; BPR/BCE losses.
 
-Input of a node = Σ over its feature groups of (mask · Linear(x) + (1 − mask) · missing_vector)
-+ its learned id embedding (if enabled). A missing modality contributes a learned "missing" vector,
-never the zero row stored in the snapshot. Ids >= the trained node count (new nodes at inductive
-time), and a random ``id_dropout`` share of nodes while training, use a learned "unknown id" vector,
-so the model learns to place nodes from features and neighbours alone.
+The input layer (``gnn/fusion.py``, chosen by ``cfg.fusion``) turns a node's modalities and id embedding
+into one vector; missing modalities use learned "missing" vectors, and unknown or dropped-out ids a
+learned "unknown id" vector, so the model learns to place nodes from features and neighbours alone.
 """
 from __future__ import annotations
 
@@ -13,45 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gnn.config import TrainConfig
-
-
-class InputProjection(nn.Module):
-    """Per node type: feature projections with missing vectors, plus id embeddings."""
-
-    def __init__(self, num_nodes: dict[str, int], feature_dims: dict[str, dict[str, int]], cfg: TrainConfig):
-        super().__init__()
-        self.dim = cfg.emb_dim
-        self.id_dropout = cfg.id_dropout
-        self.num_nodes = dict(num_nodes)
-        self.proj = nn.ModuleDict()
-        self.missing = nn.ParameterDict()
-        self.ids = nn.ModuleDict()
-        self.unknown = nn.ParameterDict()
-        for nt, n in num_nodes.items():
-            for prop, d in feature_dims.get(nt, {}).items():
-                self.proj[f"{nt}__{prop}"] = nn.Linear(d, cfg.emb_dim)
-                self.missing[f"{nt}__{prop}"] = nn.Parameter(torch.zeros(cfg.emb_dim))
-            if cfg.use_id_embeddings or not feature_dims.get(nt):
-                emb = nn.Embedding(n, cfg.emb_dim)
-                nn.init.normal_(emb.weight, std=0.1)
-                self.ids[nt] = emb
-                self.unknown[nt] = nn.Parameter(torch.zeros(cfg.emb_dim))
-
-    def forward(self, nt: str, ids: torch.Tensor,
-                feats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        """Input vectors for nodes ``ids`` of type ``nt``; ``feats[prop] = (x, mask)`` for all nodes of nt."""
-        h = torch.zeros(len(ids), self.dim, device=ids.device)
-        for prop, (x, mask) in feats.items():
-            key = f"{nt}__{prop}"
-            m = mask[ids].unsqueeze(1).to(h.dtype)
-            h = h + m * self.proj[key](x[ids]) + (1 - m) * self.missing[key]
-        if nt in self.ids:
-            known = ids < self.num_nodes[nt]
-            if self.training and self.id_dropout > 0:
-                known = known & (torch.rand(len(ids), device=ids.device) >= self.id_dropout)
-            emb = self.ids[nt](torch.where(known, ids, torch.zeros_like(ids)))
-            h = h + torch.where(known.unsqueeze(1), emb, self.unknown[nt].expand_as(emb))
-        return h
+from gnn.fusion import build_input
 
 
 class Head(nn.Module):
@@ -85,7 +45,7 @@ class LinkModel(nn.Module):
     def __init__(self, encoder: nn.Module, num_nodes: dict[str, int], feature_dims: dict[str, dict[str, int]],
                  cfg: TrainConfig):
         super().__init__()
-        self.inputs = InputProjection(num_nodes, feature_dims, cfg)
+        self.inputs = build_input(num_nodes, feature_dims, cfg)
         self.encoder = encoder
         self.head = Head(cfg.head, cfg.emb_dim)
 

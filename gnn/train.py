@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from graph.deletions import current_snapshot
+from graph.deletions import drop_deleted_users
 from graph.model import CONTENT, TOPIC, USER
+from graph.snapshot import Snapshot
 
 from gnn.backends import Backend, get_backend
 from gnn.config import TrainConfig
@@ -167,7 +168,7 @@ class Trainer:
             h = self.model(self.backend.full_blocks(self.graph, self.cfg.num_layers), ids, self.feats)
             hu, hc, hn = h[USER][b["u"]], h[CONTENT][b["c"]], h[CONTENT][b["neg"]]
             ht = (h[USER][b["tu"]], h[TOPIC][b["tp"]], h[TOPIC][b["tn"]]) if self.has_topics else None
-        loss = self._loss(hu, hc, hn, w, ht)
+        loss = self._loss(hu, hc, hn, w, ht) + self.model.inputs.aux_loss(self.feats)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
@@ -265,7 +266,7 @@ def train_run(snapshot_dir: Path, cfg: TrainConfig, runs_dir: Path, progress: bo
     stamps: dict[str, float] = {}
     t0 = time.perf_counter()
     snapshot_dir = Path(snapshot_dir).resolve()
-    snap, snapshot_dir, stale = current_snapshot(snapshot_dir)
+    snap, stale = drop_deleted_users(Snapshot.load(snapshot_dir))
     data = build_data(snap, cfg)
     stamps["data_s"] = time.perf_counter() - t0
     trainer = Trainer(data, cfg)
