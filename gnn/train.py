@@ -21,9 +21,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from graph.deletions import drop_deleted_users
+from graph.deletions import current_snapshot
 from graph.model import CONTENT, TOPIC, USER
-from graph.snapshot import Snapshot
 
 from gnn.backends import Backend, get_backend
 from gnn.config import TrainConfig
@@ -266,7 +265,7 @@ def train_run(snapshot_dir: Path, cfg: TrainConfig, runs_dir: Path, progress: bo
     stamps: dict[str, float] = {}
     t0 = time.perf_counter()
     snapshot_dir = Path(snapshot_dir).resolve()
-    snap, stale = drop_deleted_users(Snapshot.load(snapshot_dir))
+    snap, snapshot_dir, stale = current_snapshot(snapshot_dir)
     data = build_data(snap, cfg)
     stamps["data_s"] = time.perf_counter() - t0
     trainer = Trainer(data, cfg)
