@@ -18,7 +18,7 @@ KEY_HEADER = "X-API-Key"
 
 def create_app(config: ApiConfig | None = None) -> Flask:
     """Build the app; its Driver is created here, so each (forked) worker process has its own."""
-    from api import events, ops, v1
+    from api import events, feedback, ops, v1
     from api import users
 
     config = config or ApiConfig.from_env()
@@ -39,6 +39,7 @@ def create_app(config: ApiConfig | None = None) -> Flask:
     app.register_blueprint(ops.bp)
     app.register_blueprint(v1.bp)
     app.register_blueprint(events.bp)
+    feedback.init_app(app)
     app.register_blueprint(users.bp)
     return app
 
@@ -79,5 +80,5 @@ def _headers(response: Response) -> Response:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Vary"] = "Origin"
         response.headers["Access-Control-Allow-Headers"] = f"{KEY_HEADER}, Authorization, Content-Type"
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, DELETE, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
     return response

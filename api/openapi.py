@@ -5,7 +5,9 @@ from functools import lru_cache
 from typing import Any
 
 from api.config import ApiConfig
-from graph.model import INTERACTION_KINDS
+from graph.coldstart import STRATEGIES
+from graph.feedback import MAX_DECLARED
+from graph.model import EVENT_KINDS, FEEDBACK_KINDS, TOPIC_FEEDBACK_KINDS
 from graph.read import CONTENT_MODALITIES, NEIGHBORHOOD_RELS, USER_MODALITIES
 
 VERSION = "1.0.0"
@@ -53,11 +55,23 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
     offset = _param("offset", "query", _int(0, cfg.max_offset, 0), "rows to skip")
     k = _param("k", "query", _int(1, lim, 10), "how many results")
     event = {"type": "object", "additionalProperties": False, "required": ["user", "content", "kind", "ts"],
-             "properties": {"user": _ID, "content": _ID, "kind": {"type": "string", "enum": list(INTERACTION_KINDS)},
+             "properties": {"user": _ID, "content": _ID, "kind": {"type": "string", "enum": list(EVENT_KINDS)},
                             "ts": {"oneOf": [{"type": "string", "format": "date-time"},
                                              {"type": "number", "minimum": 0, "maximum": 4102444800}]},
                             "rating": {"type": "number", "minimum": 0, "maximum": 10},
-                            "weight": {"type": "number", "minimum": 0, "maximum": 100}}}
+                            "weight": {"type": "number", "minimum": -100, "maximum": 100,
+                                       "description": "negative for feedback kinds"}}}
+    ts = {"oneOf": [{"type": "string", "format": "date-time"}, {"type": "number", "minimum": 0, "maximum": 4102444800}]}
+    feedback = {"type": "object", "additionalProperties": False, "required": ["user", "kind"],
+                "properties": {"user": _ID, "content": _ID, "topic": _ID, "ts": ts,
+                               "kind": {"type": "string", "enum": list(FEEDBACK_KINDS)}},
+                "description": "exactly one of content and topic; on a topic kind is one of "
+                               f"{', '.join(TOPIC_FEEDBACK_KINDS)}; ts defaults to now"}
+    declared = {"type": "object", "additionalProperties": False, "required": ["topics"], "properties": {
+        "topics": {"type": "array", "maxItems": MAX_DECLARED, "items": {"oneOf": [_ID, {
+            "type": "object", "additionalProperties": False, "required": ["topic"],
+            "properties": {"topic": _ID, "weight": {"type": "number", "minimum": 0, "exclusiveMinimum": True,
+                                                     "default": 1}}}]}}}}
     paths: dict[str, Any] = {
         "/health": {"get": {"summary": "Liveness (no key needed)", "security": [], "parameters": [],
                             "responses": _ok("the process is alive")}},
@@ -76,7 +90,13 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
                                         "401": _problem("missing or invalid key")}}},
         "/v1/users/{id}/interests": {"get": _op(
             "The user's interest topics with score, rank, model and run", [user, limit, offset],
-            _ok("items from the active model run (source=model) or decayed interactions (source=decayed)"))},
+            _ok("items (declared ones marked) and strategy: model (active run), decayed (interactions) or "
+                "declared; topics the user is not interested in (suppressed) are left out"))},
+        "/v1/users/{id}/interests/declared": {
+            "get": _op("The user's declared interest topics", [user], _ok("topics (topic, name, weight, updated_at)")),
+            "put": {**_op("Replace the user's declared interest topics (write key)", [user],
+                          _ok("the stored declared set"), "403", "415", "422"),
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": declared}}}}},
         "/v1/users/{id}/neighborhood": {"get": _op(
             "The user's interest neighbourhood as nodes and edges",
             [user, _param("depth", "query", _int(1, cfg.max_depth, 1), "hops"),
@@ -93,7 +113,8 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
                     "maximal-marginal-relevance re-ranking over emb_text (0 = off, 1 = most diverse)"),
              _param("per_topic_cap", "query", {"type": "integer", "minimum": 1, "maximum": lim},
                     "at most this many items per topic (the list may be shorter than k)")],
-            _ok("items; strategies: model, similar_content:emb_gnn|emb_text, topic_popularity, global_popularity"))},
+            _ok(f"items; strategies, in ladder order: {', '.join(STRATEGIES)}; feedback applied (blocked items "
+                "never shown, demoted items marked demoted)"))},
         "/v1/users/{id}/similar": {"get": _op(
             "Nearest users by embedding (vector index)",
             [user, k, _param("modality", "query", {"type": "string", "enum": list(USER_MODALITIES)},
@@ -128,6 +149,14 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
         "/v1/topics/{id}/users": {"get": _op(
             "Users most interested in a topic", [_param("id", "path", _ID, "topic id"), limit, offset],
             _ok("items (user, score, rank)"))},
+        "/v1/feedback": {"post": {
+            "summary": "Record feedback on a content item or a topic (write key)",
+            "description": "dislike/hide/not_interested on content: never recommended again; skip: demoted; "
+                           "on a topic: removed from interests and its content demoted. Every event is kept.",
+            "parameters": [],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": feedback}}},
+            "responses": {**_ok("recorded (202: the very same event was already recorded)", "201"),
+                          **_errors("403", "415", "422")}}},
         "/v1/events": {"post": {
             "summary": "Record interactions (write key)",
             "description": f"One event object, or {{\"events\": [...]}} with at most {cfg.max_batch_events}.",

@@ -8,6 +8,7 @@ from flask import Blueprint
 from api.context import current_config, current_graph
 from api.diversify import diversify_args, rerank
 from api.errors import ApiProblem, bad_param, not_found
+from api.feedback import current_feedback
 from api.params import bool_arg, check_id, choice_arg, id_arg, int_arg, known, list_arg
 from graph import read
 
@@ -31,7 +32,8 @@ def _paged(body: dict[str, Any], page: read.Page) -> dict[str, Any]:
 
 @bp.get("/users/<path:user_id>/interests")
 def user_interests(user_id: str):
-    """The user's topics: active model run, else decayed interaction-derived interests."""
+    """The user's topics: active model run, else decayed interests, else declared topics (``strategy``);
+    topics the user is not interested in are left out, declared ones marked."""
     known("limit", "offset")
     user_id = check_id("id", user_id)
     page = _page()
@@ -59,7 +61,7 @@ def user_neighborhood(user_id: str):
 
 @bp.get("/users/<path:user_id>/recommendations")
 def user_recommendations(user_id: str):
-    """Top-k content: active run's MAY_LIKE, else graph-only fallbacks (named per item)."""
+    """Top-k content down the cold-start ladder (graph.coldstart; strategy named per item), feedback applied."""
     known("k", "topic", "exclude_seen", "diversity", "per_topic_cap")
     cfg = current_config()
     user_id = check_id("id", user_id)
@@ -71,7 +73,7 @@ def user_recommendations(user_id: str):
     if topic is not None and not read.exists(g, "Topic", topic):
         raise ApiProblem(404, "topic_not_found", f"no topic with id {topic!r}", param="topic")
     result = read.recommendations(g, user_id, diversify.pool_size(k), topic=topic, exclude_seen=exclude_seen,
-                                  half_life_days=cfg.half_life_days)
+                                  half_life_days=cfg.half_life_days, feedback=current_feedback())
     if result is None:
         raise not_found("user", user_id)
     result = rerank(g, result, k, diversify)

@@ -2,7 +2,8 @@
 
 Pure numpy; no torch, no backend. Conventions:
 - a user–content *pair* is positive when the user interacted with it and none of those interactions is
-  negative (weight < 0 or kind in ``negative_kinds``); negatives are never positives, never held out;
+  negative (weight < 0, kind in ``negative_kinds``, or a feedback kind: dislike, hide, not_interested,
+  skip); negatives are never positives, never held out (they stay "seen", so never recommended back);
 - pair time = first interaction time (when the item became known to the user);
 - pair weight = Σ weight · 0.5^((t_ref − ts) / half_life) over the pair's interactions, t_ref = the
   snapshot's ``reference_time`` (manifest; default: max ts);
@@ -19,7 +20,7 @@ from datetime import datetime, timezone
 import numpy as np
 
 from graph.errors import InputError
-from graph.model import CONTENT, FOLLOWS, HAS_TOPIC, INTERACTED, MODEL_REL_TYPES, TOPIC, USER
+from graph.model import CONTENT, FEEDBACK_KINDS, FOLLOWS, HAS_TOPIC, INTERACTED, MODEL_REL_TYPES, TOPIC, USER
 from graph.snapshot import EdgeType, Snapshot
 
 from gnn.config import DAY, TrainConfig
@@ -130,19 +131,23 @@ def reference_time(snap: Snapshot) -> float:
 
 
 def negative_mask(snap: Snapshot, negative_kinds: tuple[str, ...]) -> np.ndarray:
-    """True for interactions that express dislike (weight < 0 or a configured negative kind)."""
+    """True for interactions that express dislike: weight < 0, a configured negative kind, or a
+    feedback kind (``graph.model.FEEDBACK_KINDS``: always negative, whatever its stored weight)."""
     arrays = interaction_arrays(snap)
     n = len(arrays["src"])
     neg = np.zeros(n, dtype=bool)
     if "weight" in arrays:
         neg |= arrays["weight"] < 0
+    kinds = list(snap.manifest.get("interaction_kinds", []))
     if negative_kinds and "kind" in arrays:
-        kinds = list(snap.manifest.get("interaction_kinds", []))
         unknown = [k for k in negative_kinds if k not in kinds]
         if unknown:
             raise InputError(f"negative kind(s) {unknown} not in interaction_kinds {kinds}",
                              file="manifest.json", field="interaction_kinds")
         neg |= np.isin(arrays["kind"], [kinds.index(k) for k in negative_kinds])
+    feedback = [kinds.index(k) for k in FEEDBACK_KINDS if k in kinds]
+    if feedback and "kind" in arrays:
+        neg |= np.isin(arrays["kind"], feedback)
     return neg
 
 

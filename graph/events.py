@@ -6,22 +6,32 @@ event recorded twice, or first in real time and then again in a batch file, ends
 relationship: an interaction is identified by (user, content, kind, ts), and ``weight``/``rating``
 are overwritten. (Batch ingestion CREATEs the rows it has just checked are not stored yet and
 MERGEs the others; see ``ingestion.queries.CREATE_INTERACTIONS`` for why.)
+
+Explicit feedback on content (``dislike``, ``hide``, ``not_interested``, ``skip``) is an interaction
+of a feedback kind with a negative weight (``FEEDBACK_WEIGHTS``, overridable by ``FeedbackConfig``).
 """
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from graph.db import Graph
-from graph.errors import GraphError, InputError
-from graph.model import INTERACTION_KINDS
+from graph.errors import ConfigError, GraphError, InputError
+from graph.model import EVENT_KINDS, FEEDBACK_KINDS
 
 RATING_MIN, RATING_MAX = 0.0, 5.0
 # Default weight per kind when the event carries none; ``rate`` maps the rating onto [-1, 1]
 # (see ``default_weight``), so 1-2 star ratings are dislikes (negative weight).
 KIND_WEIGHTS = {"view": 0.3, "click": 0.5, "like": 1.0, "rate": 1.0, "share": 0.8, "comment": 0.7}
+# Default negative weight per feedback kind: lowers the decayed interest in the item's topics.
+FEEDBACK_WEIGHTS = {"dislike": -1.0, "hide": -0.5, "not_interested": -0.5, "skip": -0.1}
+# A demoted recommendation (a topic the user is not interested in, or a skipped item) ranks as if it
+# were 1/DEMOTE_FACTOR times further down the candidate list (graph.coldstart.demote).
+DEMOTE_FACTOR = 0.25
 MAX_ID_LEN = 512
 MAX_BATCH_EVENTS = 10_000
 # Epoch milliseconds accepted for ``ts``: 1970-01-01 .. 2200-01-01.
@@ -44,6 +54,45 @@ RETURN users, collect(c.id) AS contents
 """
 
 
+@dataclass(frozen=True)
+class FeedbackConfig:
+    """Negative weight per feedback kind and the demotion factor of recommendations."""
+
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(FEEDBACK_WEIGHTS))
+    demote_factor: float = DEMOTE_FACTOR
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.weights) - set(FEEDBACK_KINDS))
+        if unknown:
+            raise ConfigError(f"unknown feedback kind(s) {unknown}; valid: {', '.join(FEEDBACK_KINDS)}")
+        merged = {**FEEDBACK_WEIGHTS, **self.weights}
+        for kind, w in merged.items():
+            if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w >= 0:
+                raise ConfigError(f"feedback weight of {kind!r} must be a negative number, got {w!r}")
+        object.__setattr__(self, "weights", {k: float(v) for k, v in merged.items()})
+        if not 0 < self.demote_factor <= 1:
+            raise ConfigError(f"demote_factor must be in (0, 1], got {self.demote_factor!r}")
+
+    @classmethod
+    def from_env(cls, **overrides) -> "FeedbackConfig":
+        """``IKG_FEEDBACK_WEIGHTS`` (e.g. ``dislike=-2,skip=-0.05``; others keep their default) and
+        ``IKG_FEEDBACK_DEMOTE``; overrides win."""
+        kwargs: dict = {}
+        text = os.environ.get("IKG_FEEDBACK_WEIGHTS", "").strip()
+        try:
+            if text:
+                pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+                if any(len(p) != 2 for p in pairs):
+                    raise ValueError(f"expected kind=weight pairs, got {text!r}")
+                kwargs["weights"] = {k.strip(): float(v) for k, v in pairs}
+            if os.environ.get("IKG_FEEDBACK_DEMOTE"):
+                kwargs["demote_factor"] = float(os.environ["IKG_FEEDBACK_DEMOTE"])
+        except ValueError as e:
+            raise ConfigError(f"invalid IKG_FEEDBACK_* setting: {e}") from e
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+
 class UnknownEntityError(GraphError, LookupError):
     """An event names a user or content item that is not in the graph (HTTP 404)."""
 
@@ -52,10 +101,13 @@ class UnknownEntityError(GraphError, LookupError):
         self.kind, self.ids = kind, ids
 
 
-def default_weight(kind: str, rating: float | None) -> float:
-    """The weight of an event without an explicit one: per kind; for ``rate`` (rating-2.5)/2.5."""
+def default_weight(kind: str, rating: float | None, feedback: Mapping[str, float] | None = None) -> float:
+    """The weight of an event without an explicit one: per kind (feedback kinds from ``feedback``,
+    default ``FEEDBACK_WEIGHTS``); for ``rate`` (rating-2.5)/2.5."""
     if kind == "rate" and rating is not None:
         return round((rating - 2.5) / 2.5, 6)
+    if kind in FEEDBACK_KINDS:
+        return (feedback or FEEDBACK_WEIGHTS)[kind]
     return KIND_WEIGHTS[kind]
 
 
@@ -111,7 +163,8 @@ def _finite(value: Any, field: str) -> float | None:
     return number
 
 
-def _require_id(value: Any, field: str) -> str:
+def require_id(value: Any, field: str) -> str:
+    """A stripped, non-empty id of at most MAX_ID_LEN characters; ValueError otherwise."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         raise ValueError(f"{field} is required")
     text = str(value).strip()
@@ -123,21 +176,22 @@ def _require_id(value: Any, field: str) -> str:
 
 
 def interaction_row(user: Any, content: Any, kind: Any, ts: Any, rating: Any = None,
-                    weight: Any = None) -> dict[str, Any]:
-    """Validate one event and return the parameter row of ``MERGE_INTERACTIONS``.
+                    weight: Any = None, feedback: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Validate one event and return the parameter row of ``MERGE_INTERACTIONS``; a feedback kind's
+    weight must be negative (default from ``feedback``, else ``FEEDBACK_WEIGHTS``).
 
     Raises InputError naming the field and value.
     """
     values = {"user": user, "content": content, "kind": kind, "ts": ts, "rating": rating, "weight": weight}
     field = "user"
     try:
-        user_id = _require_id(user, "user")
+        user_id = require_id(user, "user")
         field = "content"
-        content_id = _require_id(content, "content")
+        content_id = require_id(content, "content")
         field = "kind"
         kind_s = str(kind).strip().lower() if kind is not None else ""
-        if kind_s not in INTERACTION_KINDS:
-            raise ValueError(f"kind must be one of {', '.join(INTERACTION_KINDS)}")
+        if kind_s not in EVENT_KINDS:
+            raise ValueError(f"kind must be one of {', '.join(EVENT_KINDS)}")
         field = "ts"
         ts_ms = parse_ts_ms(ts)
         field = "rating"
@@ -146,10 +200,12 @@ def interaction_row(user: Any, content: Any, kind: Any, ts: Any, rating: Any = N
             raise ValueError(f"rating must be in [{RATING_MIN:g}, {RATING_MAX:g}]")
         field = "weight"
         weight_f = _finite(weight, "weight")
+        if weight_f is not None and kind_s in FEEDBACK_KINDS and weight_f >= 0:
+            raise ValueError(f"weight of a {kind_s!r} event must be negative")
     except ValueError as e:
         raise InputError(f"{e} (got {values[field]!r})", field=field, value=values[field]) from None
     return {"user": user_id, "content": content_id, "kind": kind_s, "ts": ts_ms, "rating": rating_f,
-            "weight": default_weight(kind_s, rating_f) if weight_f is None else weight_f}
+            "weight": default_weight(kind_s, rating_f, feedback) if weight_f is None else weight_f}
 
 
 def _as_result(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -158,7 +214,8 @@ def _as_result(row: Mapping[str, Any]) -> dict[str, Any]:
             "ts": ts.isoformat().replace("+00:00", "Z"), "rating": row["rating"], "weight": row["weight"]}
 
 
-def _write_rows(g: Graph, rows: list[dict[str, Any]]) -> int:
+def write_rows(g: Graph, rows: list[dict[str, Any]]) -> int:
+    """Write validated rows in one transaction after checking their endpoints; relationships created."""
     users = sorted({r["user"] for r in rows})
     contents = sorted({r["content"] for r in rows})
 
@@ -186,7 +243,7 @@ def record_event(g: Graph, user_id: Any, content_id: Any, kind: Any, ts: Any,
     for an unknown user or content item.
     """
     row = interaction_row(user_id, content_id, kind, ts, rating, weight)
-    created = _write_rows(g, [row])
+    created = write_rows(g, [row])
     return {**_as_result(row), "created": created == 1}
 
 
@@ -209,5 +266,5 @@ def record_events(g: Graph, events: Iterable[Mapping[str, Any]]) -> dict[str, An
             raise InputError(f"at most {MAX_BATCH_EVENTS} events per batch")
     if not rows:
         raise InputError("no events given")
-    created = _write_rows(g, rows)
+    created = write_rows(g, rows)
     return {"events": len(rows), "created": created, "existing": len(rows) - created}

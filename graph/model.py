@@ -17,12 +17,19 @@ SUBTOPIC_OF = "SUBTOPIC_OF"
 FOLLOWS = "FOLLOWS"
 INTERESTED_IN = "INTERESTED_IN"
 MAY_LIKE = "MAY_LIKE"
+FEEDBACK = "FEEDBACK"  # User -> Topic feedback events (feedback on content is an INTERACTED event)
 
 NODE_LABELS = (USER, CONTENT, TOPIC)
 INPUT_REL_TYPES = (INTERACTED, HAS_TOPIC, SUBTOPIC_OF, FOLLOWS)
 MODEL_REL_TYPES = (INTERESTED_IN, MAY_LIKE)
 
 INTERACTION_KINDS = ("view", "click", "like", "rate", "share", "comment")
+# Explicit negative feedback: INTERACTED kinds (on content) with negative weights, never training positives.
+FEEDBACK_KINDS = ("dislike", "hide", "not_interested", "skip")
+EVENT_KINDS = INTERACTION_KINDS + FEEDBACK_KINDS     # every kind an INTERACTED event may have
+BLOCKING_KINDS = ("dislike", "hide", "not_interested")  # on content: never recommended to that user again
+TOPIC_FEEDBACK_KINDS = ("dislike", "hide", "not_interested")  # on a topic: the user is not interested in it
+DECLARED = "declared"  # INTERESTED_IN.source of interests the user stated (no run_id; never touched by runs)
 
 
 @dataclass(frozen=True)

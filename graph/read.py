@@ -2,8 +2,12 @@
 
 Readers use only model edges of the active ``ModelRun``; without one (or for a user the run
 does not cover) interests fall back to decayed interaction-derived scores (docs: /tmp/format.md,
-"DECAYED INTERESTS"). Index names and properties reach Cypher as parameters taken from the
-allow-listed ``graph.model.VECTOR_PROPERTIES``, never from callers.
+"DECAYED INTERESTS"), then to the user's declared topics. Index names and properties reach Cypher
+as parameters taken from the allow-listed ``graph.model.VECTOR_PROPERTIES``, never from callers.
+
+Feedback (``graph.feedback``) applies at read time: topics the user is not interested in leave their
+interests and demote their content; disliked/hidden content is never recommended; skipped content is
+demoted. The recommendation ladder is described in ``graph.coldstart``.
 """
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ from neo4j import GraphDatabase
 from neo4j.exceptions import ConnectionAcquisitionTimeoutError, DatabaseUnavailable, ServiceUnavailable, \
     SessionExpired
 
+from graph import coldstart
 from graph.db import Graph
-from graph.model import CONTENT, FOLLOWS, HAS_TOPIC, INTERACTED, INTERESTED_IN, MAY_LIKE, SUBTOPIC_OF, USER, \
-    VECTOR_PROPERTIES, vector_property
+from graph.events import FeedbackConfig
+from graph.model import BLOCKING_KINDS, CONTENT, DECLARED, FEEDBACK_KINDS, FOLLOWS, HAS_TOPIC, INTERACTED, \
+    INTERESTED_IN, MAY_LIKE, SUBTOPIC_OF, TOPIC_FEEDBACK_KINDS, USER, VECTOR_PROPERTIES, vector_property
 from graph.settings import Neo4jSettings
 
 SECONDS_PER_DAY = 86_400.0
@@ -82,17 +88,63 @@ def exists(g: Graph, label: str, node_id: str) -> bool:
     return bool(g.read(EXISTS[label], id=node_id)[0]["found"])
 
 
+# ---------------------------------------------------------------- user state
+# What feedback and declarations say about a user (one round trip before interests/recommendations).
+# A topic is suppressed by topic feedback unless the user declared it again after the latest such event.
+USER_STATE = """
+MATCH (u:User {id: $user})
+OPTIONAL MATCH (run:ModelRun {active: true})
+RETURN run.id AS run_id, run.model AS run_model, u.age AS age, u.occupation AS occupation, u.gender AS gender,
+       COLLECT {
+         MATCH (u)-[f:FEEDBACK]->(t:Topic) WHERE f.kind IN $topic_kinds
+         WITH t, max(f.ts) AS last
+         WHERE NOT EXISTS { MATCH (u)-[d:INTERESTED_IN {source: $declared}]->(t) WHERE d.updated_at > last }
+         RETURN t.id ORDER BY t.id
+       } AS suppressed,
+       COLLECT {
+         MATCH (u)-[d:INTERESTED_IN {source: $declared}]->(t:Topic)
+         RETURN {topic: t.id, name: t.name, weight: d.score} ORDER BY t.id
+       } AS declared,
+       COLLECT { MATCH (u)-[r:INTERACTED {kind: 'skip'}]->(c:Content) RETURN DISTINCT c.id } AS skipped,
+       COUNT { MATCH (u)-[r:INTERACTED]->(:Content)
+               WHERE coalesce(r.weight, 1.0) >= 0 AND NOT r.kind IN $feedback_kinds } AS positives
+"""
+
+
+@dataclass(frozen=True)
+class UserState:
+    """A user's active run, cohort attributes, suppressed topics, active declared topics, skipped items."""
+
+    run: dict[str, Any] | None
+    attributes: dict[str, Any]
+    suppressed: tuple[str, ...]
+    declared: tuple[dict[str, Any], ...]
+    skipped: tuple[str, ...]
+    positives: int
+
+
+def user_state(g: Graph, user_id: str) -> UserState | None:
+    """The user's feedback/declaration state; None for an unknown user."""
+    rows = g.read(USER_STATE, user=user_id, topic_kinds=list(TOPIC_FEEDBACK_KINDS), declared=DECLARED,
+                  feedback_kinds=list(FEEDBACK_KINDS))
+    if not rows:
+        return None
+    r = rows[0]
+    suppressed = tuple(r["suppressed"])
+    return UserState(run={"id": r["run_id"], "model": r["run_model"]} if r["run_id"] else None,
+                     attributes={a: r[a] for a in coldstart.COHORT_ATTRIBUTES},
+                     suppressed=suppressed,
+                     declared=tuple(d for d in r["declared"] if d["topic"] not in suppressed),
+                     skipped=tuple(r["skipped"]), positives=r["positives"])
+
+
 # ---------------------------------------------------------------- interests
 MODEL_INTERESTS = """
-OPTIONAL MATCH (u:User {id: $user})
-OPTIONAL MATCH (run:ModelRun {active: true})
-RETURN u IS NOT NULL AS found, run.id AS run_id, run.model AS run_model,
-       COLLECT {
-         MATCH (u)-[i:INTERESTED_IN]->(t:Topic)
-         WHERE run IS NOT NULL AND i.run_id = run.id
-         RETURN {topic: t.id, name: t.name, score: i.score, rank: i.rank, model: i.model, run_id: i.run_id}
-         ORDER BY i.rank, t.id SKIP $offset LIMIT $limit
-       } AS items
+MATCH (u:User {id: $user})
+MATCH (u)-[i:INTERESTED_IN]->(t:Topic)
+WHERE i.run_id = $run_id AND NOT t.id IN $suppressed
+RETURN t.id AS topic, t.name AS name, i.score AS score, i.rank AS rank, i.model AS model, i.run_id AS run_id
+ORDER BY i.rank, t.id SKIP $offset LIMIT $limit
 """
 
 # Σ r.weight · h.weight · 0.5^((t_ref − r.ts) / half_life), t_ref = the user's latest interaction.
@@ -100,6 +152,7 @@ DECAYED_INTERESTS = """
 MATCH (u:User {id: $user})-[r:INTERACTED]->(:Content)
 WITH u, max(r.ts) AS t_ref
 MATCH (u)-[r:INTERACTED]->(:Content)-[h:HAS_TOPIC]->(t:Topic)
+WHERE NOT t.id IN $suppressed
 WITH t, sum(coalesce(r.weight, 1.0) * coalesce(h.weight, 1.0)
             * 0.5 ^ ((t_ref.epochMillis - r.ts.epochMillis) / 1000.0 / $half_life_s)) AS score
 RETURN t.id AS topic, t.name AS name, score
@@ -120,21 +173,39 @@ class Page:
 
 
 def user_interests(g: Graph, user_id: str, page: Page, half_life_days: float) -> dict[str, Any] | None:
-    """The user's topics from the active run, else decayed interests; None for an unknown user."""
-    row = g.read(MODEL_INTERESTS, user=user_id, offset=page.offset, limit=page.limit + 1)[0]
-    if not row["found"]:
+    """The user's topics: active run, else decayed interests, else declared topics (``strategy`` names
+    which); topics the user is not interested in are left out, declared ones marked. None: unknown user."""
+    state = user_state(g, user_id)
+    if state is None:
         return None
-    run = {"id": row["run_id"], "model": row["run_model"]} if row["run_id"] else None
-    if row["items"] or (run is not None and page.offset > 0 and _has_model_interests(g, user_id, run["id"])):
-        items, next_offset = page.split(row["items"])
-        return {"source": "model", "run": run, "items": items, "next_offset": next_offset}
-    rows = decayed_interests(g, user_id, Page(page.limit + 1, page.offset), half_life_days)
-    items, next_offset = page.split(rows)
-    for i, item in enumerate(items):
-        item.update(rank=page.offset + i + 1, model=None, run_id=None)
+    run = state.run
+    declared_ids = {d["topic"] for d in state.declared}
+    common = {"run": run, "declared": list(state.declared), "suppressed": list(state.suppressed)}
+
+    def marked(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**i, "declared": i["topic"] in declared_ids} for i in items]
+
+    if run is not None:
+        rows = g.read(MODEL_INTERESTS, user=user_id, run_id=run["id"], suppressed=list(state.suppressed),
+                      offset=page.offset, limit=page.limit + 1)
+        if rows or (page.offset > 0 and _has_model_interests(g, user_id, run["id"])):
+            items, next_offset = page.split(rows)
+            return {"strategy": "model", "source": "model", **common, "items": marked(items),
+                    "next_offset": next_offset}
+    rows = decayed_interests(g, user_id, Page(page.limit + 1, page.offset), half_life_days, state.suppressed)
     reason = "no active model run" if run is None else "the active run has no interests for this user"
-    return {"source": "decayed", "reason": reason, "run": run, "half_life_days": half_life_days,
-            "items": items, "next_offset": next_offset}
+    if rows or (page.offset > 0 and state.positives > 0) or not state.declared:
+        items, next_offset = page.split(rows)
+        for i, item in enumerate(items):
+            item.update(rank=page.offset + i + 1, model=None, run_id=None)
+        return {"strategy": "decayed", "source": "decayed", "reason": reason, **common,
+                "half_life_days": half_life_days, "items": marked(items), "next_offset": next_offset}
+    ranked = sorted(state.declared, key=lambda d: (-d["weight"], d["topic"]))
+    items, next_offset = page.split(ranked[page.offset:page.offset + page.limit + 1])
+    items = [{"topic": d["topic"], "name": d["name"], "score": d["weight"], "rank": page.offset + i + 1,
+              "model": None, "run_id": None} for i, d in enumerate(items)]
+    return {"strategy": "declared", "source": "declared", "reason": f"{reason}; no interactions", **common,
+            "items": marked(items), "next_offset": next_offset}
 
 
 HAS_MODEL_INTERESTS = """
@@ -146,10 +217,12 @@ def _has_model_interests(g: Graph, user_id: str, run_id: str) -> bool:
     return bool(g.read(HAS_MODEL_INTERESTS, user=user_id, run_id=run_id)[0]["found"])
 
 
-def decayed_interests(g: Graph, user_id: str, page: Page, half_life_days: float) -> list[dict[str, Any]]:
-    """Decayed interaction-derived interest scores, strongest first (``page.limit`` rows)."""
+def decayed_interests(g: Graph, user_id: str, page: Page, half_life_days: float,
+                      suppressed: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Decayed interaction-derived interest scores, strongest first (``page.limit`` rows), without
+    the ``suppressed`` topics."""
     return g.read(DECAYED_INTERESTS, user=user_id, offset=page.offset, limit=page.limit,
-                  half_life_s=half_life_days * SECONDS_PER_DAY)
+                  half_life_s=half_life_days * SECONDS_PER_DAY, suppressed=list(suppressed))
 
 
 # ---------------------------------------------------------------- topic -> users
@@ -346,31 +419,57 @@ def similar_users(g: Graph, user_id: str, k: int, modality: str | None = None) -
 
 
 # ---------------------------------------------------------------- recommendations
-# One round trip for the common case: user check, active run and its MAY_LIKE edges together.
+# Every strategy applies the same filters to a candidate c of user u (concatenated, never formatted).
+CANDIDATE_FILTER = """
+  ($topic IS NULL OR EXISTS { (c)-[:HAS_TOPIC]->(:Topic {id: $topic}) })
+  AND (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) })
+  AND NOT EXISTS { MATCH (u)-[x:INTERACTED]->(c) WHERE x.kind IN $blocked_kinds }
+  AND NOT c.id IN $skip
+"""
+# Popularity counts positive interactions only (not feedback, not negative ratings).
+POPULARITY = """
+COUNT { MATCH (c)<-[p:INTERACTED]-(:User) WHERE coalesce(p.weight, 1.0) >= 0 AND NOT p.kind IN $feedback_kinds }
+"""
 REC_MODEL = """
-OPTIONAL MATCH (u:User {id: $user})
-OPTIONAL MATCH (run:ModelRun {active: true})
-RETURN u IS NOT NULL AS found, run.id AS run_id, run.model AS run_model,
-       COLLECT {
-         MATCH (u)-[m:MAY_LIKE]->(c:Content)
-         WHERE run IS NOT NULL AND m.run_id = run.id
-           AND ($topic IS NULL OR EXISTS { (c)-[:HAS_TOPIC]->(:Topic {id: $topic}) })
-           AND (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) })
-         RETURN {id: c.id, title: c.title, kind: c.kind, score: m.score, rank: m.rank}
-         ORDER BY m.rank, c.id LIMIT $k
-       } AS items
+MATCH (u:User {id: $user})-[m:MAY_LIKE]->(c:Content)
+WHERE m.run_id = $run_id AND""" + CANDIDATE_FILTER + """
+RETURN c.id AS id, c.title AS title, c.kind AS kind, m.score AS score, m.rank AS rank
+ORDER BY m.rank, c.id LIMIT $k
+"""
+# The user's most recent positive items' emb_gnn, each L2-normalised, averaged (graph.coldstart.inductive_query).
+REC_INDUCTIVE = """
+MATCH (u:User {id: $user})-[r:INTERACTED]->(s:Content)
+WHERE s[$prop] IS NOT NULL AND coalesce(r.weight, 1.0) >= 0 AND NOT r.kind IN $feedback_kinds
+WITH u, s, max(r.ts) AS last ORDER BY last DESC, s.id LIMIT $seeds
+WITH u, collect(s) AS seeds, collect(s[$prop]) AS vecs
+WITH u, seeds, [v IN vecs | [x IN v | x / sqrt(reduce(n = 0.0, y IN v | n + y * y))]] AS unit
+WITH u, seeds, [i IN range(0, size(unit[0]) - 1) | reduce(a = 0.0, v IN unit | a + v[i]) / size(unit)] AS q
+CALL db.index.vector.queryNodes($index, $fetch, q) YIELD node AS c, score
+WHERE NOT c IN seeds AND""" + CANDIDATE_FILTER + """
+RETURN c.id AS id, c.title AS title, c.kind AS kind, score, [s IN seeds[..3] | s.id] AS because
+ORDER BY score DESC, id LIMIT $k
 """
 REC_SIMILAR = """
 MATCH (u:User {id: $user})-[r:INTERACTED]->(s:Content)
-WHERE s[$prop] IS NOT NULL
+WHERE s[$prop] IS NOT NULL AND coalesce(r.weight, 1.0) >= 0 AND NOT r.kind IN $feedback_kinds
 WITH u, s, max(r.ts) AS last ORDER BY last DESC, s.id LIMIT $seeds
 CALL db.index.vector.queryNodes($index, $fetch, s[$prop]) YIELD node AS c, score
-WHERE c <> s
-  AND ($topic IS NULL OR EXISTS { (c)-[:HAS_TOPIC]->(:Topic {id: $topic}) })
-  AND (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) })
-  AND NOT c.id IN $skip
+WITH u, s, c, score
+WHERE c <> s AND""" + CANDIDATE_FILTER + """
 WITH c, max(score) AS score, collect(s.id) AS because
 RETURN c.id AS id, c.title AS title, c.kind AS kind, score, because[..3] AS because
+ORDER BY score DESC, id LIMIT $k
+"""
+# Popular content of the user's (active) declared topics: Σ declared weight · log(1 + popularity).
+REC_DECLARED = """
+MATCH (u:User {id: $user})
+UNWIND $declared AS d
+MATCH (:Topic {id: d.topic})<-[:HAS_TOPIC]-(c:Content)
+WHERE""" + CANDIDATE_FILTER + """
+WITH c, sum(d.weight) AS interest, collect(d.topic) AS topics
+WITH c, interest, topics, """ + POPULARITY + """ AS popularity
+RETURN c.id AS id, c.title AS title, c.kind AS kind, interest * log(1.0 + popularity) AS score,
+       topics AS because
 ORDER BY score DESC, id LIMIT $k
 """
 # Content most interacted with in the user's strongest decayed topics (or in $topic).
@@ -380,63 +479,107 @@ CALL (u) {
   MATCH (u)-[r:INTERACTED]->(:Content)
   WITH u, max(r.ts) AS t_ref
   MATCH (u)-[r:INTERACTED]->(:Content)-[h:HAS_TOPIC]->(t:Topic)
-  WHERE $topic IS NULL OR t.id = $topic
+  WHERE ($topic IS NULL OR t.id = $topic) AND NOT t.id IN $suppressed
   WITH t, sum(coalesce(r.weight, 1.0) * coalesce(h.weight, 1.0)
               * 0.5 ^ ((t_ref.epochMillis - r.ts.epochMillis) / 1000.0 / $half_life_s)) AS interest
+  WHERE interest > 0
   RETURN t, interest ORDER BY interest DESC, t.id LIMIT 3
 }
 MATCH (t)<-[:HAS_TOPIC]-(c:Content)
-WHERE (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) }) AND NOT c.id IN $skip
+WHERE""" + CANDIDATE_FILTER + """
 WITH c, max(interest) AS interest, collect(t.id) AS topics
-WITH c, interest, topics, COUNT { (c)<-[:INTERACTED]-(:User) } AS popularity
+WITH c, interest, topics, """ + POPULARITY + """ AS popularity
 RETURN c.id AS id, c.title AS title, c.kind AS kind, interest * log(1.0 + popularity) AS score,
        topics AS because
+ORDER BY score DESC, id LIMIT $k
+"""
+# Content most often (positively) interacted with by the user's cohort: other users sharing at least
+# $min_match of age bucket, occupation, gender (graph.coldstart.cohort_match); score = cohort users.
+REC_COHORT_POPULARITY = """
+MATCH (u:User {id: $user})
+MATCH (v:User) WHERE v <> u
+WITH u, v,
+     CASE WHEN u.age IS NOT NULL AND v.age IS NOT NULL
+               AND toInteger(u.age) / $age_bucket = toInteger(v.age) / $age_bucket THEN 1 ELSE 0 END
+     + CASE WHEN u.occupation IS NOT NULL AND v.occupation = u.occupation THEN 1 ELSE 0 END
+     + CASE WHEN u.gender IS NOT NULL AND v.gender = u.gender THEN 1 ELSE 0 END AS matched
+WHERE matched >= $min_match
+MATCH (v)-[r:INTERACTED]->(c:Content)
+WHERE coalesce(r.weight, 1.0) >= 0 AND NOT r.kind IN $feedback_kinds AND""" + CANDIDATE_FILTER + """
+WITH c, count(DISTINCT v) AS cohort
+RETURN c.id AS id, c.title AS title, c.kind AS kind, toFloat(cohort) AS score
 ORDER BY score DESC, id LIMIT $k
 """
 REC_GLOBAL_POPULARITY = """
 MATCH (u:User {id: $user})
 MATCH (c:Content)
-WHERE ($topic IS NULL OR EXISTS { (c)-[:HAS_TOPIC]->(:Topic {id: $topic}) })
-  AND (NOT $exclude_seen OR NOT EXISTS { (u)-[:INTERACTED]->(c) }) AND NOT c.id IN $skip
-WITH c, COUNT { (c)<-[:INTERACTED]-(:User) } AS popularity
+WHERE""" + CANDIDATE_FILTER + """
+WITH c, """ + POPULARITY + """ AS popularity
 RETURN c.id AS id, c.title AS title, c.kind AS kind, toFloat(popularity) AS score
 ORDER BY score DESC, id LIMIT $k
 """
+IN_TOPICS = """
+UNWIND $ids AS id
+MATCH (c:Content {id: id}) WHERE EXISTS { MATCH (c)-[:HAS_TOPIC]->(t:Topic) WHERE t.id IN $topics }
+RETURN collect(c.id) AS ids
+"""
+
+
+def recommendation_candidates(g: Graph, user_id: str, n: int, *, topic: str | None, exclude_seen: bool,
+                              half_life_days: float, state: UserState | None = None) -> dict[str, Any] | None:
+    """Up to ``n`` candidates down the ladder (graph.coldstart), each with id, score and strategy, in ladder
+    order; ``demoted`` lists the ids feedback demotes (not yet applied). None: unknown user."""
+    state = state or user_state(g, user_id)
+    if state is None:
+        return None
+    params = {"user": user_id, "topic": topic, "exclude_seen": exclude_seen,
+              "blocked_kinds": list(BLOCKING_KINDS), "feedback_kinds": list(FEEDBACK_KINDS)}
+    items: list[dict[str, Any]] = []
+
+    def add(strategy: str, query: LiteralString, **more: Any) -> None:
+        if len(items) >= n:
+            return
+        for item in g.read(query, k=n - len(items), skip=[i["id"] for i in items], **params, **more):
+            items.append({**_compact(item), "strategy": strategy})
+
+    if state.run is not None:
+        add("model", REC_MODEL, run_id=state.run["id"])
+    if state.positives:
+        gnn, text = vector_property(CONTENT, "emb_gnn"), vector_property(CONTENT, "emb_text")
+        add("inductive_gnn", REC_INDUCTIVE, prop=gnn.prop, index=gnn.index_name, seeds=coldstart.INDUCTIVE_SEEDS,
+            fetch=min(4 * n + 10, MAX_VECTOR_FETCH))
+        add("similar_content:emb_text", REC_SIMILAR, prop=text.prop, index=text.index_name, seeds=SIMILAR_SEEDS,
+            fetch=min(4 * n + 10, MAX_VECTOR_FETCH))
+    if state.declared:
+        add("declared", REC_DECLARED, declared=[{"topic": d["topic"], "weight": d["weight"]} for d in state.declared])
+    if state.positives:
+        add("topic_popularity", REC_TOPIC_POPULARITY, half_life_s=half_life_days * SECONDS_PER_DAY,
+            suppressed=list(state.suppressed))
+    min_match = coldstart.cohort_threshold(state.attributes)
+    if min_match:
+        add("cohort_popularity", REC_COHORT_POPULARITY, min_match=min_match, age_bucket=coldstart.AGE_BUCKET_YEARS)
+    add("global_popularity", REC_GLOBAL_POPULARITY)
+    demoted = set(state.skipped)
+    if state.suppressed and items:
+        demoted |= set(g.read(IN_TOPICS, ids=[i["id"] for i in items], topics=list(state.suppressed))[0]["ids"])
+    return {"run": state.run, "items": items, "demoted": sorted(demoted & {i["id"] for i in items})}
 
 
 def recommendations(g: Graph, user_id: str, k: int, *, topic: str | None, exclude_seen: bool,
-                    half_life_days: float) -> dict[str, Any] | None:
-    """Top-k content: active-run MAY_LIKE, then content similar to recent interactions, then the
-    user's topic popularity, then global popularity; each item names its strategy. None: unknown user."""
-    params = {"user": user_id, "topic": topic, "exclude_seen": exclude_seen}
-    row = g.read(REC_MODEL, k=k, **params)[0]
-    if not row["found"]:
+                    half_life_days: float, feedback: FeedbackConfig = FeedbackConfig(),
+                    max_candidates: int = 400) -> dict[str, Any] | None:
+    """Top-k content down the ladder (graph.coldstart), feedback demotions applied; each item names its
+    strategy, ``strategy`` the first item's. None: unknown user."""
+    state = user_state(g, user_id)
+    if state is None:
         return None
-    run = {"id": row["run_id"], "model": row["run_model"]} if row["run_id"] else None
-    items: list[dict[str, Any]] = []
-
-    def add(strategy: str, found: list[dict[str, Any]]) -> None:
-        for item in found[:k - len(items)]:
-            items.append({**_compact(item), "strategy": strategy})
-
-    add("model", row["items"])
-    for prop in ("emb_gnn", "emb_text"):
-        if len(items) >= k:
-            break
-        vp = vector_property(CONTENT, prop)
-        add(f"similar_content:{prop}",
-            g.read(REC_SIMILAR, prop=vp.prop, index=vp.index_name, seeds=SIMILAR_SEEDS,
-                   fetch=min(4 * k + 10, MAX_VECTOR_FETCH), k=k - len(items),
-                   skip=[i["id"] for i in items], **params))
-    if len(items) < k:
-        add("topic_popularity", g.read(REC_TOPIC_POPULARITY, k=k - len(items), skip=[i["id"] for i in items],
-                                       half_life_s=half_life_days * SECONDS_PER_DAY, **params))
-    if len(items) < k:
-        add("global_popularity", g.read(REC_GLOBAL_POPULARITY, k=k - len(items),
-                                        skip=[i["id"] for i in items], **params))
+    n = coldstart.pool_size(k, bool(state.skipped or state.suppressed), feedback.demote_factor, max_candidates)
+    found = recommendation_candidates(g, user_id, n, topic=topic, exclude_seen=exclude_seen,
+                                      half_life_days=half_life_days, state=state)
+    items = coldstart.demote(found["items"], set(found["demoted"]), feedback.demote_factor)[:k]
     strategies = list(dict.fromkeys(i["strategy"] for i in items))
-    return {"run": run, "strategy": strategies[0] if strategies else None, "strategies": strategies,
-            "items": items}
+    return {"run": state.run, "strategy": strategies[0] if strategies else None, "strategies": strategies,
+            "suppressed_topics": list(state.suppressed), "items": items}
 
 
 # ---------------------------------------------------------------- explain

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from graph.db import Graph, batched
 from graph.errors import ConfigError
 from graph.events import MERGE_INTERACTIONS
+from graph.feedback import REPLACE_DECLARED
 from graph.model import CONTENT, FOLLOWS, INTERACTED, vector_property
 from graph.settings import var_dir
 from ingestion import queries as q
@@ -39,7 +40,7 @@ EMBED_CHUNK = 256              # items per encoder call (progress granularity)
 LOOKUP_CHUNK = 20_000
 CACHE_FILE = "embeddings.sqlite"
 STAGES = ("embed text", "embed image", "embed audio", "topics", "subtopics", "users", "content",
-          "content_topics", "follows", "interactions", "behavior")
+          "content_topics", "follows", "interactions", "declared_interests", "behavior")
 
 
 @dataclass(frozen=True)
@@ -151,11 +152,13 @@ def check_references(ds: Dataset, policy: ErrorPolicy, g: Graph | None) -> None:
     users = {u.id for u in ds.users}
     content = {c.id for c in ds.content}
     users |= _existing(g, q.EXISTING_USERS, ({i.row["user"] for i in ds.interactions}
-                                             | {f.src_id for f in ds.follows} | {f.dst_id for f in ds.follows}) - users)
+                                             | {f.src_id for f in ds.follows} | {f.dst_id for f in ds.follows}
+                                             | {d.user for d in ds.declared_interests}) - users)
     content |= _existing(g, q.EXISTING_CONTENT, ({i.row["content"] for i in ds.interactions}
                                                  | {ct.content for ct in ds.content_topics}) - content)
     topics_in_graph = _existing(g, q.EXISTING_TOPICS, ({t.parent for t in ds.topics if t.parent}
-                                                       | {ct.topic for ct in ds.content_topics}))
+                                                       | {ct.topic for ct in ds.content_topics}
+                                                       | {d.topic for d in ds.declared_interests}))
 
     def keep(table: str, records: list, checks: Callable[[Any], Iterable[tuple[str, str, set[str], str]]]) -> list:
         out = []
@@ -182,6 +185,8 @@ def check_references(ds: Dataset, policy: ErrorPolicy, g: Graph | None) -> None:
         ("user", r.row["user"], users, "user"), ("content", r.row["content"], content, "content")])
     ds.follows = keep("follows", ds.follows, lambda r: [
         ("src", r.src_id, users, "user"), ("dst", r.dst_id, users, "user")])
+    ds.declared_interests = keep("declared_interests", ds.declared_interests, lambda r: [
+        ("user", r.user, users, "user"), ("topic", r.topic, topics, "topic")])
 
 
 def _vector_dims(g: Graph | None) -> dict[str, int]:
@@ -318,7 +323,8 @@ def validate(ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy, g: Graph | Non
     vectors = embed_content(ds, cfg, policy, _vector_dims(g), summary) if cfg.embed else {}
     check_references(ds, policy, g)
     for name, key in (("content_topics", lambda r: (r.content, r.topic)), ("interactions", lambda r: r.key),
-                      ("follows", lambda r: (r.src_id, r.dst_id))):
+                      ("follows", lambda r: (r.src_id, r.dst_id)),
+                      ("declared_interests", lambda r: (r.user, r.topic))):
         kept, dropped = _dedupe_edges(ds.table(name), key)
         setattr(ds, name, kept)
         summary.stage(name).skipped += dropped
@@ -367,11 +373,20 @@ def write_dataset(g: Graph, ds: Dataset, vectors: dict[str, dict[str, tuple[np.n
     ]
     new, existing = _split_existing(g, [i.row for i in ds.interactions], bs)
     stages += [("interactions", q.CREATE_INTERACTIONS, _by_user(new), bs),
-               ("interactions", MERGE_INTERACTIONS, _by_user(existing), bs)]
+               ("interactions", MERGE_INTERACTIONS, _by_user(existing), bs),
+               ("declared_interests", REPLACE_DECLARED, declared_sets(ds), max(1, bs // 100))]
     summary.stage("subtopics").read = len(stages[1][2])
     for name, query, rows, size in stages:
         if rows:
             _write(g, query, rows, summary.stage(name), size, cfg, summary.created)
+
+
+def declared_sets(ds: Dataset) -> list[dict[str, Any]]:
+    """One row per user listed in declared_interests: that user's whole declared set (it replaces theirs)."""
+    by_user: dict[str, list[dict[str, Any]]] = {}
+    for d in ds.declared_interests:
+        by_user.setdefault(d.user, []).append({"topic": d.topic, "weight": d.weight})
+    return [{"user": u, "topics": topics} for u, topics in sorted(by_user.items())]
 
 
 def _split_existing(g: Graph, rows: list[dict[str, Any]], chunk: int) -> tuple[list[dict], list[dict]]:

@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 from graph.errors import InputError
 from ingestion.quarantine import ErrorPolicy
 from ingestion.records import (COLUMNS, MAX_TEXT_CHARS, TABLES, Dataset, Source, parse_content,
-                               parse_content_topic, parse_follow, parse_interaction, parse_topic, parse_user)
+                               parse_content_topic, parse_declared_interest, parse_follow, parse_interaction,
+                               parse_topic, parse_user)
 
 logger = logging.getLogger(__name__)
 
@@ -121,4 +122,5 @@ def read_dataset(paths: Sequence[Path], policy: ErrorPolicy, dims: Mapping[str, 
 
 
 _PARSERS = {"users": parse_user, "topics": parse_topic, "content_topics": parse_content_topic,
-            "interactions": parse_interaction, "follows": parse_follow}
+            "interactions": parse_interaction, "follows": parse_follow,
+            "declared_interests": parse_declared_interest}

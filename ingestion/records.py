@@ -18,7 +18,7 @@ import numpy as np
 from graph.errors import InputError
 from graph.events import MAX_ID_LEN, interaction_row, parse_ts_ms
 
-TABLES = ("users", "topics", "content", "content_topics", "interactions", "follows")
+TABLES = ("users", "topics", "content", "content_topics", "interactions", "follows", "declared_interests")
 MODALITIES = ("text", "image", "audio")
 MAX_TEXT_CHARS = 20_000
 MAX_FIELD_CHARS = 1_000
@@ -32,6 +32,7 @@ COLUMNS = {
     "content_topics": ("content", "topic", "weight"),
     "interactions": ("user", "content", "kind", "rating", "ts", "weight"),
     "follows": ("src", "dst", "ts"),
+    "declared_interests": ("user", "topic", "weight"),
 }
 
 
@@ -98,6 +99,16 @@ class InteractionRec:
     @property
     def key(self) -> tuple[str, str, str, int]:
         return self.row["user"], self.row["content"], self.row["kind"], self.row["ts"]
+
+
+@dataclass(frozen=True)
+class DeclaredRec:
+    """A topic the user declared (``INTERESTED_IN {source: 'declared'}``); weight > 0, default 1."""
+
+    user: str
+    topic: str
+    weight: float
+    src: Source
 
 
 @dataclass(frozen=True)
@@ -262,6 +273,13 @@ def parse_follow(raw: Mapping[str, Any], src: Source) -> FollowRec:
     return FollowRec(a, b, _ts(raw, "ts", src, required=False), src)
 
 
+def parse_declared_interest(raw: Mapping[str, Any], src: Source) -> DeclaredRec:
+    weight = _float(raw, "weight", src)
+    if weight is not None and weight <= 0:
+        raise src.error(f"weight must be positive (got {raw.get('weight')!r})", "weight", raw.get("weight"))
+    return DeclaredRec(_id(raw, "user", src), _id(raw, "topic", src), 1.0 if weight is None else weight, src)
+
+
 @dataclass
 class Dataset:
     """Validated records of one load, in table order; ``rows_read`` counts raw rows per table."""
@@ -273,6 +291,7 @@ class Dataset:
     content_topics: list[ContentTopicRec] = field(default_factory=list)
     interactions: list[InteractionRec] = field(default_factory=list)
     follows: list[FollowRec] = field(default_factory=list)
+    declared_interests: list[DeclaredRec] = field(default_factory=list)
     rows_read: dict[str, int] = field(default_factory=dict)
 
     def table(self, name: str) -> list:
