@@ -648,6 +648,91 @@ def _add_runs(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_runs)
 
 
+# ---------------------------------------------------------------- topics (discovery, communities)
+def _topic_table(topics: list[dict], reps: int = 3) -> None:
+    emit(f"{'topic':<34} {'level':>5} {'size':>6} {'comm':>4}  {'name':<36} representative items")
+    for t in topics:
+        indent = "  " if t.get("level") == 0 else ""
+        community = "" if t.get("community") is None else str(t["community"])
+        emit(f"{indent + str(t['id']):<34} {t.get('level')!s:>5} {t.get('size') or 0:>6} {community:>4}  "
+             f"{str(t['name'])[:36]:<36} {'; '.join(str(r) for r in t['representatives'][:reps])}")
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from graph import topics as gt
+
+    with open_graph() as g:
+        if args.action == "discover":
+            from discovery.cluster import DiscoveryConfig
+            from jobs.topics import discover_topics
+
+            try:
+                cfg = DiscoveryConfig(method=args.method, modality=args.modality, k=args.k, parents=args.parents,
+                                      seed=args.seed, representatives=args.representatives)
+            except ValueError as e:
+                raise IkgError(str(e)) from e
+            out = discover_topics(g, cfg, progress=not args.no_progress)
+            h = out.hierarchy
+            emit(f"run {out.run_id}: discovered {len(h.leaves)} topics under {len(h.parents)} parents over "
+                 f"{len(out.content_ids)} content items ({h.method}, {h.params['modality']}); "
+                 f"{out.written.has_topic} HAS_TOPIC written; replaced run(s): {', '.join(out.written.previous) or '-'}; "
+                 + ", ".join(f"{k} {v:.1f} s" for k, v in out.timings.items()))
+            _topic_table(gt.list_topics(g))
+        elif args.action == "communities":
+            from jobs.topics import topic_communities
+
+            try:
+                res = topic_communities(g, source=args.source, level=None if args.level < 0 else args.level,
+                                        via=args.via, weighting=args.weighting, backend=args.backend,
+                                        min_count=args.min_count, seed=args.seed)
+            except ValueError as e:
+                raise IkgError(str(e)) from e
+            emit(f"{res.n_communities} communities over {len(res.assignment)} topics (louvain, {res.backend}, "
+                 f"via {args.via}, {res.edges} {args.weighting} edges) in {res.seconds:.1f} s"
+                 + (f"; {res.message}" if res.message else ""))
+            groups: dict[int, list[str]] = {}
+            for tid, c in res.assignment.items():
+                groups.setdefault(c, []).append(tid)
+            names = {r["id"]: r["name"] for r in g.read("MATCH (t:Topic) WHERE t.id IN $ids RETURN t.id AS id, "
+                                                        "t.name AS name", ids=list(res.assignment))}
+            for c in sorted(groups):
+                emit(f"{c:>4}  {len(groups[c]):>3} topics: {' | '.join(names.get(t) or t for t in sorted(groups[c]))}")
+        else:
+            topics = gt.list_topics(g)
+            if args.json:
+                emit_json({"run": gt.active_run(g), "topics": topics})
+            elif not topics:
+                emit("no discovered topics: run `ikg topics discover`")
+            else:
+                _topic_table(topics, args.representatives)
+    return 0
+
+
+def _add_topics(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("topics", help="discovered topics: discover (k-means|LDA, atomic replace) | communities "
+                                      "(Louvain: GDS, else networkx) | list")
+    p.add_argument("action", choices=["discover", "communities", "list"])
+    p.add_argument("--method", choices=["kmeans", "lda"], default="kmeans", help="discover: clustering method")
+    p.add_argument("--modality", choices=["fused", "text", "image", "audio"], default="fused",
+                   help="discover (k-means): embedding to cluster; fused = emb_fused, else the modalities combined")
+    p.add_argument("--k", type=int, help="discover: leaf topics (default about sqrt(items/2))")
+    p.add_argument("--parents", type=int, help="discover: parent topics (default k/5)")
+    p.add_argument("--representatives", type=int, default=5, help="representative items per topic")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--source", default="discovered", help="communities: topic source to group")
+    p.add_argument("--level", type=int, default=0, help="communities: topic level (-1: any)")
+    p.add_argument("--via", choices=["users", "content"], default="users",
+                   help="communities: co-occurrence through shared users or shared content")
+    p.add_argument("--weighting", choices=["ppmi", "count"], default="ppmi",
+                   help="communities: edge weight (positive PMI discounts merely popular pairs, or raw counts)")
+    p.add_argument("--backend", choices=["auto", "gds", "networkx"], default="auto",
+                   help="communities: GDS Louvain, the networkx fallback, or auto (GDS when installed)")
+    p.add_argument("--min-count", type=int, default=1, help="communities: minimum co-occurrence for an edge")
+    p.add_argument("--json", action="store_true", help="list: print JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_topics)
+
+
 # ---------------------------------------------------------------- graphstorm (scale-out export)
 def _export_graphstorm(args: argparse.Namespace) -> int:
     from graph.errors import ConfigError
@@ -815,7 +900,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_server, _add_schema, _add_demo, _add_ingest, _add_serve, _add_api_key, _add_user, _add_synth, _add_train, _add_evaluate, _add_drift,
-                _add_report, _add_cypher, _add_export, _add_graphstorm, _add_writeback, _add_runs, _add_scenario):
+                _add_report, _add_cypher, _add_export, _add_graphstorm, _add_writeback, _add_runs, _add_topics, _add_scenario):
         add(sub)
     return parser
 

@@ -27,6 +27,7 @@ CASES = {
     "compare_runs": {},
     "compare_runs_rank_changes": {},
     "data_quality": {},
+    "discovered_topics": {"source": "genre"},  # discovered topics: tests/test_topics.py
     "explain_may_like": {"user_id": "u1", "content_id": "c6"},
     "graph_summary": {},
     "influencers": {},
