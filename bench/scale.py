@@ -13,7 +13,7 @@ only, and the text is not encoded: ``IngestConfig(embed=False)``). Rendering and
 and audio for 250 k items would take hours on 2 CPUs; the encoders' throughput is measured in the
 same run (bench/encoders.py on 200 texts, 50 images, 200 clips) and the cost at each size is an
 extrapolation, labelled as such. Training: ``gnn/configs/minibatch.yaml`` (neighbour sampling,
-fanouts 10/5, batch 2,048) with a fixed budget of **1 epoch** at every size, then the full
+fanouts 10/5, batch 2,048, 1 torch thread) with a fixed budget of **1 epoch** at every size, then the full
 pipeline of ``gnn.train.train_run`` (validation + test ranking, embeddings, top-K lists).
 
 Baselines measured in the same run: a child that only imports the stack (Python RSS floor) and
@@ -64,8 +64,8 @@ INTERACTIONS_PER_WINDOW = 7.0
 TRAIN_EPOCHS = 1
 POLL_S = 0.5
 STAGES = ("generate", "neo4j start", "ingest", "export", "train", "write-back")
-# users → (heap, page cache) of the throwaway server; the store of 1 M users is ~5 GB (measured at 100 k × 10)
-SIZING = {10_000: ("1g", "512m"), 100_000: ("2g", "1g"), 1_000_000: ("4g", "4g")}
+# users → (heap, page cache) of the throwaway server; kept small at 1 M so the shared 24 GiB box has room
+SIZING = {10_000: ("1g", "512m"), 100_000: ("2g", "1g"), 1_000_000: ("3g", "3g")}
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -79,6 +79,12 @@ def status_kb(text: str, key: str) -> int:
                 raise ValueError(f"/proc status line {line!r} is not '<key>: <n> kB'")
             return int(parts[0])
     raise ValueError(f"no {key} line in /proc status")
+
+
+def stat_cpu_s(text: str, ticks: int) -> float:
+    """User + system CPU seconds from a /proc/<pid>/stat text (fields 14 and 15, after the comm)."""
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / ticks
 
 
 def sizing_for(users: int) -> tuple[str, str]:
@@ -124,6 +130,8 @@ def stage_table(results: list[dict]) -> str:
             if s.get("rows"):
                 cell += f", {fmt_num(s['rows'] / s['seconds'] if s['seconds'] else None)} {s['unit']}/s"
             cell += f"; Py {fmt_num(s.get('py_peak_mb'))} MB; Neo4j {fmt_num(s.get('neo4j_peak_mb'))} MB"
+            if s.get("py_cpu_s") is not None:
+                cell += f"; CPU Py {s['py_cpu_s']:,.0f} s + Neo4j {fmt_num(s.get('neo4j_cpu_s'))} s"
             if s.get("error"):
                 cell += f"; **{s['error']}**"
             cells.append(cell)
@@ -136,6 +144,13 @@ def read_status_kb(pid: int, key: str) -> int | None:
     try:
         return status_kb(Path(f"/proc/{pid}/status").read_text(), key)
     except (OSError, ValueError):
+        return None
+
+
+def cpu_s(pid: int | None) -> float | None:
+    try:
+        return stat_cpu_s(Path(f"/proc/{pid}/stat").read_text(), os.sysconf("SC_CLK_TCK")) if pid else None
+    except (OSError, IndexError, ValueError):
         return None
 
 
@@ -239,7 +254,7 @@ def _child(spec: dict) -> dict:
         from gnn.config import TrainConfig
         from gnn.train import train_run
 
-        cfg = TrainConfig.from_yaml(MINIBATCH_YAML, epochs=TRAIN_EPOCHS, device="cpu")
+        cfg = TrainConfig.from_yaml(MINIBATCH_YAML, epochs=TRAIN_EPOCHS, device="cpu", num_threads=1)
         run_dir = train_run(Path(spec["snapshot"]), cfg, Path(spec["runs"]), progress=False)
         run = json.loads((run_dir / "run.json").read_text())
         pairs = run["metrics"]["counts"]["train"]
@@ -303,6 +318,7 @@ def run_child(spec: dict, neo4j_pid: int | None, cap_gb: float, cap_min: float) 
     """Run one stage in a child; wall seconds, peak RSS of child and server, or the error that stopped it."""
     if neo4j_pid:
         reset_hwm(neo4j_pid)
+    server_cpu = cpu_s(neo4j_pid)
     out = tempfile.NamedTemporaryFile(prefix="ikg-scale-", suffix=".json", delete=False)
     out.close()
     started = time.perf_counter()
@@ -320,7 +336,12 @@ def run_child(spec: dict, neo4j_pid: int | None, cap_gb: float, cap_min: float) 
     mon.stop()
     hwm = read_status_kb(neo4j_pid, "VmHWM") if neo4j_pid else None
     result = {"seconds": round(seconds, 2), "py_peak_mb": round(max(usage.ru_maxrss, mon.peak_child_kb) / 1024),
-              "neo4j_peak_mb": round(max(hwm or 0, mon.peak_neo4j_kb) / 1024) if neo4j_pid else None}
+              "neo4j_peak_mb": round(max(hwm or 0, mon.peak_neo4j_kb) / 1024) if neo4j_pid else None,
+              "py_cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+              "neo4j_cpu_s": None}
+    server_after = cpu_s(neo4j_pid)
+    if server_cpu is not None and server_after is not None:
+        result["neo4j_cpu_s"] = round(server_after - server_cpu, 1)
     body = Path(out.name).read_text()
     Path(out.name).unlink()
     if seconds > 60:
@@ -468,14 +489,17 @@ def render(data: dict) -> str:
         "**World:** `ikg synth`, **no media** (text not encoded either: `IngestConfig(embed=False)`), "
         f"items = users / {USERS_PER_ITEM}, {TOPICS} topics, {INTERACTIONS_PER_WINDOW:g} interactions per user "
         "and window × 3 windows, 6 follows per user. **Training budget:** `gnn/configs/minibatch.yaml` "
-        f"(neighbour sampling, fanouts 10/5, batch 2,048), **{TRAIN_EPOCHS} epoch** at every size, CPU, then "
+        f"(neighbour sampling, fanouts 10/5, batch 2,048), **{TRAIN_EPOCHS} epoch** at every size, CPU with 1 torch "
+        "thread (the box is shared: gnn/config.py notes 1 thread is far faster when oversubscribed), then "
         "the rest of `train_run` (validation and test full ranking, embeddings, top-10 topics and top-50 items "
         "per user). Each stage runs in its own child process; Python peak = the child's `ru_maxrss`, Neo4j "
         "peak = the server's `VmHWM` reset before the stage (and a 0.5 s `VmRSS` poll). "
         f"Caps: child RSS {data['mem_cap_gb']:g} GiB, {data['time_cap_min']:g} min per stage.", "",
         sizes, "",
         "## Stage × size", "",
-        "Cell: wall seconds, rate, Python peak RSS of the stage's process, Neo4j peak RSS during the stage.", "",
+        "Cell: wall seconds, rate (per wall second), Python peak RSS of the stage's process, Neo4j peak RSS during "
+        "the stage, and CPU seconds of the stage's process and of the Neo4j server during the stage (steadier "
+        "than wall time on a loaded box).", "",
         stage_table(results), "",
         f"Baselines (same run): a child that only imports torch, dgl and our packages peaks at "
         f"{fmt_num(base.get('py_peak_mb'))} MB (Python floor); the Neo4j row `neo4j start` is the "

@@ -116,3 +116,13 @@ def test_comparison_table_checks_the_goal():
     assert "| ingest | 150.0 | 0.1 (skipped) |" in table
     assert "| train | 30.0 | – |" in table
     assert table[-1] == "| within the 180 s goal | **no** | yes |"
+
+
+def test_stat_cpu_s_sums_user_and_system_ticks():
+    # comm may hold spaces and parentheses; utime and stime are fields 14 and 15
+    text = "1234 (java (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 42 0 100 0 0"
+    assert scale.stat_cpu_s(text, 100) == 3.0
+    import os
+
+    assert scale.cpu_s(os.getpid()) > 0
+    assert scale.cpu_s(None) is None
