@@ -34,7 +34,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from discovery.cluster import DiscoveryConfig  # noqa: E402
 from discovery.metrics import agreement  # noqa: E402
 from graph import schema, server  # noqa: E402
-from graph import topics as gt  # noqa: E402
 from graph.db import Graph  # noqa: E402
 from graph.settings import Neo4jSettings, var_dir  # noqa: E402
 from jobs.topics import discover_topics, topic_communities  # noqa: E402

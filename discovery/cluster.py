@@ -7,7 +7,6 @@ Every topic is named by c-TF-IDF over its members' texts and keeps representativ
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,11 +17,10 @@ from sklearn.decomposition import LatentDirichletAllocation
 
 from discovery import text
 
-logger = logging.getLogger(__name__)
-
 METHODS = ("kmeans", "lda")
 MODALITIES = ("fused", "text", "image", "audio")
 MAX_AUTO_K = 100
+LDA_BATCH_MAX_DOCS = 5_000   # larger corpora use online variational Bayes
 
 
 def auto_k(n_items: int) -> int:
@@ -208,8 +206,9 @@ def lda_topics(texts: Sequence[str], cfg: DiscoveryConfig) -> Hierarchy:
         raise ValueError(f"LDA needs words shared by at least {cfg.lda_min_df} of {len(texts)} texts "
                          f"and by at most {cfg.lda_max_df:.0%} of them: {e}") from e
     vocab = list(vec.get_feature_names_out())
-    lda = LatentDirichletAllocation(n_components=k, random_state=cfg.seed, learning_method="online",
-                                    max_iter=cfg.lda_max_iter, batch_size=512)
+    online = len(texts) > LDA_BATCH_MAX_DOCS   # batch EM is steadier; online scales
+    lda = LatentDirichletAllocation(n_components=k, random_state=cfg.seed, max_iter=cfg.lda_max_iter,
+                                    learning_method="online" if online else "batch", batch_size=512)
     theta = lda.fit_transform(doc_terms)
     has_words = np.asarray(doc_terms.sum(axis=1)).ravel() > 0
     labels = np.where(has_words, theta.argmax(axis=1), -1).astype(np.int64)

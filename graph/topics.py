@@ -12,7 +12,8 @@ A discovery run is written the way model write-back is (see ``graph/writeback.py
 4. the retired topics and their relationships are deleted (``IN TRANSACTIONS``), and the old run
    becomes ``state='retired'``.
 A crash at any point leaves the old or the new topics fully visible; the next run sweeps what is
-left. Model interests and declared interests that point at retired topics go with them.
+left. Model interests, declared interests and feedback that point at retired topics go with
+them. One writer at a time is assumed (a second writer's staged topics would be swept).
 
 Communities: :func:`baskets` reads which topics co-occur (on a content item, or in one user's
 interactions); the caller weights the pairs and clusters them with :func:`gds_louvain` (the Graph

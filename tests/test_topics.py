@@ -97,6 +97,22 @@ def test_tokenize_words_and_cjk_bigrams():
     assert text.tokenize("机器学习 和 AI") == ["机器", "器学", "学习", "和", "ai"]
 
 
+def test_chinese_topics_are_named_by_character_bigrams():
+    rng = np.random.default_rng(3)
+    themes = {"天文": ["望远镜", "银河系", "行星"], "烹饪": ["菜谱", "烤箱", "大蒜"]}
+    texts, truth = [], []
+    for i in range(40):
+        name = list(themes)[i % 2]
+        texts.append("今天" + "".join(rng.choice(themes[name], 3)) + "很好")  # no spaces, like real Chinese text
+        truth.append(name)
+    h = discover(texts, None, DiscoveryConfig(method="lda", k=2, parents=1, lda_min_df=1, lda_max_df=0.9))
+    assert agreement(truth, h.labels)["ami"] > 0.9
+    for t in range(2):
+        name = Counter(truth[i] for i in np.flatnonzero(h.labels == t)).most_common(1)[0][0]
+        bigrams = {w[j:j + 2] for w in themes[name] for j in range(len(w) - 1)}
+        assert set(h.leaves.terms[t]) <= bigrams, (name, h.leaves.terms[t])
+
+
 def test_ctfidf_prefers_distinctive_words():
     counts = np.array([[5, 5, 0], [0, 5, 5]])  # "shared" is in both classes
     terms = text.top_terms(text.ctfidf(counts), ["alpha", "shared", "omega"], n=1)
@@ -187,6 +203,20 @@ def test_lda_run_in_the_graph_and_export_includes_it(graph, tmp_path):
     topic_ids = set(snap.node_ids["Topic"].tolist())
     assert len(topic_ids) == 6 and all(t.startswith("discovered:") for t in topic_ids)
     assert len(snap.edges[("Content", "HAS_TOPIC", "Topic")]["src"]) >= len(leaf_of)
+
+
+def test_discovered_topics_drive_interests_like_any_topic(graph):
+    from graph.read import Page, topic_users, user_interests
+
+    _, parent_of = seed(graph)
+    jt.discover_topics(graph, CFG, progress=False)
+    got = gt.content_topics(graph)
+    topic_parent = {t: parent_of[c] for c, t in zip(got["content"], got["topic"])}
+    interests = user_interests(graph, "u-music-0", Page(10), 30.0)
+    assert interests["strategy"] == "decayed" and interests["items"]
+    assert {topic_parent[i["topic"]] for i in interests["items"]} == {"music"}
+    users = topic_users(graph, interests["items"][0]["topic"], Page(50), 30.0)["items"]
+    assert users and all(u["user"].startswith("u-music-") for u in users)
 
 
 class Crash(RuntimeError):
