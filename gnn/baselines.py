@@ -13,7 +13,8 @@ from graph.model import CONTENT
 from gnn.config import TrainConfig
 from gnn.data import TrainData
 from gnn.metrics import evaluate_ranking
-from gnn.models import bpr_loss
+from gnn.models import bpr_loss, l2_penalty
+from gnn.train import configure_torch
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ MF_BATCH = 1024
 
 
 def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tuple[BPRMF, dict]:
-    """BPR-MF with the GNN's dimension, negatives, lr, epochs and early stopping on val NDCG@K, in batches of
-    at most MF_BATCH positives (MF steps are cheap, so it gets many more updates per epoch than a GNN)."""
+    """BPR-MF with the GNN's dimension, negatives, lr, l2, weight decay, epochs and early stopping on val
+    NDCG@K, in batches of at most MF_BATCH positives (MF steps are cheap, so it gets at least as many
+    updates per epoch as the GNN). Uses ``cfg.num_threads`` like the GNN trainer."""
+    configure_torch(cfg)
     batch_size = min(cfg.batch_size, MF_BATCH)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -59,10 +62,10 @@ def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tupl
         for s in range(0, len(u), batch_size):
             idx = perm[s:s + batch_size]
             neg = torch.randint(n_items, (len(idx), cfg.num_negatives), generator=gen).to(device)
-            hu = model.user(u[idx])
-            pos = (hu * model.item(c[idx])).sum(-1)
-            negs = (hu.unsqueeze(1) * model.item(neg)).sum(-1)
-            loss = bpr_loss(pos, negs)
+            hu, hp, hn = model.user(u[idx]), model.item(c[idx]), model.item(neg)
+            loss = bpr_loss((hu * hp).sum(-1), (hu.unsqueeze(1) * hn).sum(-1))
+            if cfg.l2 > 0:
+                loss = loss + cfg.l2 * l2_penalty(hu, hp, hn)
             opt.zero_grad()
             loss.backward()
             opt.step()

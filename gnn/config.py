@@ -17,6 +17,7 @@ LOSSES = ("bpr", "bce")
 HEADS = ("dot", "mlp")
 SPLITS = ("temporal", "random")
 DEVICES = ("auto", "cpu", "cuda")
+ACTIVATIONS = ("relu", "none")
 FUSION_METHODS = ("early", "concat", "decision", "attention", "shared")
 DAY = 86400.0
 
@@ -25,21 +26,25 @@ DAY = 86400.0
 class TrainConfig:
     """Every hyper-parameter of one training run (also stored in run.json and the checkpoint)."""
 
-    model: str = "sage"
+    model: str = "gcn"
     backend: str = "dgl"
     device: str = "auto"
     emb_dim: int = 64
     num_layers: int = 2
+    activation: str = "none"         # between layers: relu or none (none + gcn without conv_weight = LightGCN)
+    conv_weight: bool = False        # gcn only: learned weight and bias per relation and layer
+    exclude_relations: tuple[str, ...] = ()  # relation types left out of message passing (e.g. HAS_TOPIC)
     head: str = "dot"
     loss: str = "bpr"
     num_negatives: int = 1
-    lr: float = 0.005
+    lr: float = 0.01
     weight_decay: float = 0.0
-    dropout: float = 0.1
+    l2: float = 1e-4                 # l2 * mean over the batch of ||h_u||² + ||h_pos||² + mean ||h_neg||² (BPR reg)
+    dropout: float = 0.0
     id_dropout: float = 0.1
     epochs: int = 100
     patience: int = 10
-    batch_size: int = 8192
+    batch_size: int = 4096
     minibatch: bool = False
     fanouts: tuple[int, ...] = (10, 10)
     split: str = "temporal"
@@ -70,7 +75,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name, allowed in (("model", MODELS), ("backend", BACKENDS), ("loss", LOSSES), ("head", HEADS),
-                              ("split", SPLITS), ("device", DEVICES), ("fusion", FUSION_METHODS)):
+                              ("split", SPLITS), ("device", DEVICES), ("activation", ACTIVATIONS),
+                              ("fusion", FUSION_METHODS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("emb_dim", "num_layers", "num_negatives", "epochs", "patience", "batch_size", "eval_k",
@@ -89,12 +95,13 @@ class TrainConfig:
                               f"{self.val_frac!r}, {self.test_frac!r}")
         if self.num_threads < 0:
             raise ConfigError(f"num_threads must be >= 0, got {self.num_threads!r}")
-        if self.weight_decay < 0 or self.topic_loss_weight < 0:
-            raise ConfigError("weight_decay and topic_loss_weight must be >= 0")
+        if self.weight_decay < 0 or self.topic_loss_weight < 0 or self.l2 < 0:
+            raise ConfigError("weight_decay, l2 and topic_loss_weight must be >= 0")
         object.__setattr__(self, "fanouts", tuple(int(f) for f in self.fanouts))
         object.__setattr__(self, "negative_kinds", tuple(self.negative_kinds))
         object.__setattr__(self, "exclude_features", tuple(self.exclude_features))
         object.__setattr__(self, "stats_labels", tuple(self.stats_labels))
+        object.__setattr__(self, "exclude_relations", tuple(self.exclude_relations))
         object.__setattr__(self, "modalities", tuple(self.modalities))
         object.__setattr__(self, "fusion_weights", tuple(float(w) for w in self.fusion_weights))
         if self.fusion_weights and (len(self.fusion_weights) != len(self.modalities)
@@ -103,6 +110,8 @@ class TrainConfig:
                               f"(not all 0), got {list(self.fusion_weights)}")
         if self.fusion_align_weight < 0:
             raise ConfigError(f"fusion_align_weight must be >= 0, got {self.fusion_align_weight!r}")
+        if "INTERACTED" in self.exclude_relations:
+            raise ConfigError("exclude_relations cannot hold INTERACTED (the relation being predicted)")
         if set(self.stats_labels) - {"User", "Content"}:
             raise ConfigError(f"stats_labels may hold User and Content only, got {list(self.stats_labels)}")
         if len(self.fanouts) != self.num_layers or any(f == 0 or f < -1 for f in self.fanouts):

@@ -275,7 +275,8 @@ def build_data(snap: Snapshot, cfg: TrainConfig, split: str | None = None) -> Tr
     edges: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
     edges[UC] = (train.user, train.content)
     for etype, arrays in snap.edges.items():
-        if etype == UC or etype[1] in MODEL_REL_TYPES or etype[0] not in labels or etype[2] not in labels:
+        if (etype == UC or etype[1] in MODEL_REL_TYPES or etype[1] in cfg.exclude_relations
+                or etype[0] not in labels or etype[2] not in labels):
             continue
         edges[etype] = (arrays["src"].astype(np.int64), arrays["dst"].astype(np.int64))
     for etype in list(edges):

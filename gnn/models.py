@@ -50,10 +50,10 @@ class LinkModel(nn.Module):
         self.head = Head(cfg.head, cfg.emb_dim)
 
     def forward(self, blocks: list, input_nodes: dict[str, torch.Tensor],
-                feats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]]) -> dict[str, torch.Tensor]:
-        """Embeddings of the last block's destination nodes."""
+                feats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]], types=None) -> dict[str, torch.Tensor]:
+        """Embeddings of the last block's destination nodes (of node ``types`` only, when given)."""
         h = {nt: self.inputs(nt, ids, feats.get(nt, {})) for nt, ids in input_nodes.items()}
-        return self.encoder(blocks, h)
+        return self.encoder(blocks, h, types)
 
 
 def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
@@ -68,6 +68,11 @@ def bce_loss(pos: torch.Tensor, neg: torch.Tensor, weight: torch.Tensor | None =
     ln = F.binary_cross_entropy_with_logits(neg, torch.zeros_like(neg), reduction="none").mean(1)
     loss = lp + ln
     return (loss * weight).mean() if weight is not None else loss.mean()
+
+
+def l2_penalty(hu: torch.Tensor, hp: torch.Tensor, hn: torch.Tensor) -> torch.Tensor:
+    """Batch mean of ||h_u||² + ||h_pos||² + mean_k ||h_neg_k||² (BPR's L2 term on the rows in use)."""
+    return (hu.pow(2).sum(-1) + hp.pow(2).sum(-1) + hn.pow(2).sum(-1).mean(-1)).mean()
 
 
 LOSSES = {"bpr": bpr_loss, "bce": bce_loss}

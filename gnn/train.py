@@ -28,7 +28,7 @@ from gnn.backends import Backend, get_backend
 from gnn.config import TrainConfig
 from gnn.data import TrainData, build_data
 from gnn.metrics import evaluate_ranking
-from gnn.models import LOSSES, LinkModel, bpr_loss
+from gnn.models import LOSSES, LinkModel, bpr_loss, l2_penalty
 from gnn.predict import top_k
 from gnn.rundir import new_run_id, write_run
 
@@ -68,7 +68,8 @@ def features_to(data: TrainData, device: torch.device) -> Feats:
 
 
 def build_model(data: TrainData, cfg: TrainConfig, backend: Backend) -> LinkModel:
-    encoder = backend.encoder(cfg.model, data.etypes, cfg.emb_dim, cfg.num_layers, cfg.dropout)
+    encoder = backend.encoder(cfg.model, data.etypes, cfg.emb_dim, cfg.num_layers, cfg.dropout, cfg.activation,
+                              cfg.conv_weight)
     return LinkModel(encoder, data.num_nodes, data.feature_dims(), cfg)
 
 
@@ -117,6 +118,9 @@ class Trainer:
             self.ut_u = torch.as_tensor(ut_u, device=self.device)
             self.ut_t = torch.as_tensor(ut_t, device=self.device)
             self.ut_p = torch.as_tensor(ut_v, dtype=torch.float32)
+        self.out_types = (USER, CONTENT, TOPIC) if self.has_topics else (USER, CONTENT)
+        self.all_ids = {nt: torch.arange(num, device=self.device) for nt, num in data.num_nodes.items()}
+        self.blocks = self.backend.full_blocks(self.graph, cfg.num_layers)
         self.setup_s = time.perf_counter() - started
 
     # -------------------------------------------------------------- one step
@@ -135,6 +139,8 @@ class Trainer:
         pos = head.pair(hu, hc_pos)
         neg = head.pair(hu.unsqueeze(1).expand_as(hc_neg), hc_neg)
         loss = LOSSES[self.cfg.loss](pos, neg, w)
+        if self.cfg.l2 > 0:
+            loss = loss + self.cfg.l2 * l2_penalty(hu, hc_pos, hc_neg)
         if ht is not None:
             tu, tp, tn = ht
             loss = loss + self.cfg.topic_loss_weight * bpr_loss((tu * tp).sum(-1), (tu * tn).sum(-1).unsqueeze(1))
@@ -154,7 +160,7 @@ class Trainer:
                 cat = torch.cat(arrs)
                 seeds[nt], inv[nt] = torch.unique(cat, return_inverse=True)
             input_nodes, blocks = self.backend.sample_blocks(self.graph, seeds, self.cfg.fanouts, self.device)
-            h = self.model(blocks, input_nodes, self.feats)
+            h = self.model(blocks, input_nodes, self.feats, self.out_types)
             n, iu, ic = len(idx), inv[USER], inv[CONTENT]
             hu, hc = h[USER][iu[:n]], h[CONTENT][ic[:n]]
             hn = h[CONTENT][ic[n:]].reshape(n, -1, hc.shape[1])
@@ -163,8 +169,7 @@ class Trainer:
                 it = inv[TOPIC]
                 ht = (h[USER][iu[n:]], h[TOPIC][it[:n]], h[TOPIC][it[n:]])
         else:
-            ids = {nt: torch.arange(num, device=self.device) for nt, num in self.data.num_nodes.items()}
-            h = self.model(self.backend.full_blocks(self.graph, self.cfg.num_layers), ids, self.feats)
+            h = self.model(self.blocks, self.all_ids, self.feats, self.out_types)
             hu, hc, hn = h[USER][b["u"]], h[CONTENT][b["c"]], h[CONTENT][b["neg"]]
             ht = (h[USER][b["tu"]], h[TOPIC][b["tp"]], h[TOPIC][b["tn"]]) if self.has_topics else None
         loss = self._loss(hu, hc, hn, w, ht) + self.model.inputs.aux_loss(self.feats)

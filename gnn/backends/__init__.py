@@ -34,8 +34,11 @@ class Backend(Protocol):
         The destination nodes of every block are the first rows of its source nodes, and the last
         block's destination nodes are the seeds in the given order."""
 
-    def encoder(self, kind: str, etypes: list[EdgeType], dim: int, num_layers: int, dropout: float) -> nn.Module:
-        """Heterogeneous encoder; ``forward(blocks, h: dict[str, Tensor]) -> list of per-layer outputs``."""
+    def encoder(self, kind: str, etypes: list[EdgeType], dim: int, num_layers: int, dropout: float,
+                activation: str = "relu", conv_weight: bool = True) -> nn.Module:
+        """Heterogeneous encoder; ``forward(blocks, h: dict[str, Tensor], types=None) -> dict[str, Tensor]``
+        (JK layer mean of the last block's destination nodes, only for node ``types`` when given).
+        ``activation`` between layers: relu or none; ``conv_weight`` (gcn): learned weight and bias per relation."""
 
 
 def get_backend(name: str) -> Backend:

@@ -1,4 +1,5 @@
-"""DGL backend: HeteroGraphConv over SAGEConv (mean) or GraphConv (norm='both'); DGL NeighborSampler."""
+"""DGL backend: HeteroGraphConv over SAGEConv (mean) or GraphConv (norm='both', optionally without weight
+and bias: LightGCN propagation); DGL NeighborSampler."""
 from __future__ import annotations
 
 import os
@@ -16,28 +17,29 @@ from gnn.backends.layers import LayerStack, combine_layers  # noqa: E402
 from gnn.data import TrainData  # noqa: E402
 
 
-def _conv(kind: str, dim: int) -> nn.Module:
+def _conv(kind: str, dim: int, weight: bool) -> nn.Module:
     if kind == "sage":
         return dglnn.SAGEConv(dim, dim, "mean")
     if kind == "gcn":
-        return dglnn.GraphConv(dim, dim, norm="both", allow_zero_in_degree=True)
+        return dglnn.GraphConv(dim, dim, norm="both", weight=weight, bias=weight, allow_zero_in_degree=True)
     raise ValueError(f"unknown encoder kind {kind!r}")
 
 
 class DGLEncoder(nn.Module):
     """L x HeteroGraphConv (sum over relations), JK layer mean."""
 
-    def __init__(self, kind: str, etypes: list[EdgeType], dim: int, num_layers: int, dropout: float):
+    def __init__(self, kind: str, etypes: list[EdgeType], dim: int, num_layers: int, dropout: float,
+                 activation: str = "relu", conv_weight: bool = True):
         super().__init__()
         layers = nn.ModuleList(
-            dglnn.HeteroGraphConv({et: _conv(kind, dim) for et in etypes}, aggregate="sum")
+            dglnn.HeteroGraphConv({et: _conv(kind, dim, conv_weight) for et in etypes}, aggregate="sum")
             for _ in range(num_layers))
-        self.stack = LayerStack(layers, dropout)
+        self.stack = LayerStack(layers, dropout, activation)
 
-    def forward(self, blocks: list, h: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, blocks: list, h: dict[str, torch.Tensor], types=None) -> dict[str, torch.Tensor]:
         def apply(layer, block, h_src, h_dst):
             return dict(layer(block, (h_src, h_dst)))
-        return combine_layers(self.stack.run(blocks, h, apply))
+        return combine_layers(self.stack.run(blocks, h, apply), types)
 
 
 class DGLBackend:
@@ -58,8 +60,8 @@ class DGLBackend:
         input_nodes, _, blocks = sampler.sample_blocks(graph, seeds)
         return ({nt: x.to(device) for nt, x in input_nodes.items()}, [b.to(device) for b in blocks])
 
-    def encoder(self, kind, etypes, dim, num_layers, dropout):
-        return DGLEncoder(kind, etypes, dim, num_layers, dropout)
+    def encoder(self, kind, etypes, dim, num_layers, dropout, activation="relu", conv_weight=True):
+        return DGLEncoder(kind, etypes, dim, num_layers, dropout, activation, conv_weight)
 
 
 BACKEND = DGLBackend()

@@ -5,20 +5,26 @@ import torch
 from torch import nn
 
 
-def combine_layers(layers: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-    """Mean of the input and every layer's output (JK-style), each cut to the final destination rows."""
+def combine_layers(layers: list[dict[str, torch.Tensor]], types=None) -> dict[str, torch.Tensor]:
+    """Mean of the input and every layer's output (JK-style), each cut to the final destination rows;
+    only for node ``types`` when given (the others are not computed)."""
     final = layers[-1]
-    return {nt: torch.stack([h[nt][: final[nt].shape[0]] for h in layers if nt in h]).mean(0) for nt in final}
+    return {nt: torch.stack([h[nt][: final[nt].shape[0]] for h in layers if nt in h]).mean(0) for nt in final
+            if types is None or nt in types}
+
+
+ACTIVATIONS = {"relu": torch.relu, "none": None}
 
 
 class LayerStack(nn.Module):
-    """Runs hetero layers over blocks; ReLU + dropout between layers; keeps a node type's state if no
-    relation reaches it (its rows pass through unchanged)."""
+    """Runs hetero layers over blocks; activation (``relu`` or ``none``) + dropout between layers; keeps
+    a node type's state if no relation reaches it (its rows pass through unchanged)."""
 
-    def __init__(self, layers: nn.ModuleList, dropout: float):
+    def __init__(self, layers: nn.ModuleList, dropout: float, activation: str = "relu"):
         super().__init__()
         self.layers = layers
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else None
+        self.activation = ACTIVATIONS[activation]
 
     def run(self, blocks: list, h: dict[str, torch.Tensor], apply) -> list[dict[str, torch.Tensor]]:
         """``apply(layer, block, h_src, h_dst) -> dict`` is the backend's one-layer call."""
@@ -29,7 +35,10 @@ class LayerStack(nn.Module):
             for nt, x in h_dst.items():
                 new.setdefault(nt, x)
             if i < len(self.layers) - 1:
-                new = {nt: self.dropout(torch.relu(x)) for nt, x in new.items()}
+                if self.activation is not None:
+                    new = {nt: self.activation(x) for nt, x in new.items()}
+                if self.dropout is not None:
+                    new = {nt: self.dropout(x) for nt, x in new.items()}
             outs.append(new)
             h = new
         return outs

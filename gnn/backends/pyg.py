@@ -2,7 +2,8 @@
 
 * ``gcn``: PyG's GCNConv adds self-loops and assumes one node set, so it cannot run on bipartite
   relations. ``NormAdjConv`` below is the bipartite equivalent of DGL ``GraphConv(norm='both')``:
-  out_i = b + W · Σ_{j→i} x_j / sqrt(deg_out(j) · deg_in(i)) (degrees clamped at 1, no self-loop).
+  out_i = b + W · Σ_{j→i} x_j / sqrt(deg_out(j) · deg_in(i)) (degrees clamped at 1, no self-loop);
+  without W and b (``conv_weight: false``) it is LightGCN's propagation.
 * Relation sum: PyG's ``HeteroConv`` passes one tensor (not a (src, dst) pair) for relations whose
   two ends share a node type (FOLLOWS, SUBTOPIC_OF), which breaks sampled blocks whose source and
   destination sets differ; so the per-relation loop (what HeteroConv does with aggr='sum') is here.
@@ -27,11 +28,12 @@ from gnn.data import TrainData
 class NormAdjConv(MessagePassing):
     """Symmetric-normalised adjacency convolution for bipartite relations (DGL GraphConv norm='both')."""
 
-    def __init__(self, in_dim: int, out_dim: int):
+    def __init__(self, in_dim: int, out_dim: int, weight: bool = True):
         super().__init__(aggr="add")
-        self.lin = nn.Linear(in_dim, out_dim, bias=False)
-        self.bias = nn.Parameter(torch.zeros(out_dim))
-        nn.init.xavier_uniform_(self.lin.weight)
+        self.lin = nn.Linear(in_dim, out_dim, bias=False) if weight else None
+        self.bias = nn.Parameter(torch.zeros(out_dim)) if weight else None
+        if weight:
+            nn.init.xavier_uniform_(self.lin.weight)
 
     def forward(self, x: tuple[torch.Tensor, torch.Tensor], edge_index: torch.Tensor,
                 size: tuple[int, int]) -> torch.Tensor:
@@ -39,8 +41,9 @@ class NormAdjConv(MessagePassing):
         deg_out = torch.bincount(src, minlength=size[0]).clamp(min=1).float()
         deg_in = torch.bincount(dst, minlength=size[1]).clamp(min=1).float()
         norm = deg_out[src].rsqrt() * deg_in[dst].rsqrt()
-        out = self.propagate(edge_index, x=(self.lin(x[0]), x[1]), norm=norm, size=size)
-        return out + self.bias
+        x_src = self.lin(x[0]) if self.lin is not None else x[0]
+        out = self.propagate(edge_index, x=(x_src, x[1]), norm=norm, size=size)
+        return out + self.bias if self.bias is not None else out
 
     def message(self, x_j: torch.Tensor, norm: torch.Tensor) -> torch.Tensor:
         return x_j * norm.unsqueeze(-1)
@@ -67,25 +70,27 @@ class HeteroGraph:
     csr: dict[EdgeType, tuple[torch.Tensor, torch.Tensor]]  # indptr over dst, src ids sorted by dst
 
 
-def _conv(kind: str, dim: int) -> nn.Module:
+def _conv(kind: str, dim: int, weight: bool) -> nn.Module:
     if kind == "sage":
         return SAGEConv(dim, dim, aggr="mean")
     if kind == "gcn":
-        return NormAdjConv(dim, dim)
+        return NormAdjConv(dim, dim, weight)
     raise ValueError(f"unknown encoder kind {kind!r}")
 
 
 class PyGEncoder(nn.Module):
     """L layers of per-relation convs summed per destination type, JK layer mean."""
 
-    def __init__(self, kind: str, etypes: list[EdgeType], dim: int, num_layers: int, dropout: float):
+    def __init__(self, kind: str, etypes: list[EdgeType], dim: int, num_layers: int, dropout: float,
+                 activation: str = "relu", conv_weight: bool = True):
         super().__init__()
         self.etypes = list(etypes)
         self.keys = ["__".join(et) for et in self.etypes]
-        layers = nn.ModuleList(nn.ModuleDict({k: _conv(kind, dim) for k in self.keys}) for _ in range(num_layers))
-        self.stack = LayerStack(layers, dropout)
+        layers = nn.ModuleList(nn.ModuleDict({k: _conv(kind, dim, conv_weight) for k in self.keys})
+                               for _ in range(num_layers))
+        self.stack = LayerStack(layers, dropout, activation)
 
-    def forward(self, blocks: list[HeteroBlock], h: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def forward(self, blocks: list[HeteroBlock], h: dict[str, torch.Tensor], types=None) -> dict[str, torch.Tensor]:
         def apply(layer, block, h_src, h_dst):
             out: dict[str, torch.Tensor] = {}
             for et, key in zip(self.etypes, self.keys):
@@ -96,7 +101,7 @@ class PyGEncoder(nn.Module):
                 y = layer[key]((h_src[s], h_dst[d]), ei, size=(block.num_src[s], block.num_dst[d]))
                 out[d] = out[d] + y if d in out else y
             return out
-        return combine_layers(self.stack.run(blocks, h, apply))
+        return combine_layers(self.stack.run(blocks, h, apply), types)
 
 
 class PyGBackend:
@@ -149,8 +154,8 @@ class PyGBackend:
         blocks.reverse()
         return {nt: x.to(device) for nt, x in cur.items()}, blocks
 
-    def encoder(self, kind, etypes, dim, num_layers, dropout):
-        return PyGEncoder(kind, etypes, dim, num_layers, dropout)
+    def encoder(self, kind, etypes, dim, num_layers, dropout, activation="relu", conv_weight=True):
+        return PyGEncoder(kind, etypes, dim, num_layers, dropout, activation, conv_weight)
 
 
 def _sample_incoming(indptr: torch.Tensor, indices: torch.Tensor, dst_nodes: torch.Tensor,
