@@ -38,6 +38,7 @@ import torch  # noqa: E402
 
 from graph.settings import var_dir  # noqa: E402
 from graph.snapshot import Snapshot  # noqa: E402
+from gnn.baselines import MF_BATCH  # noqa: E402
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import CT, TrainData, build_data  # noqa: E402
 from gnn.evaluate import evaluate_models  # noqa: E402
@@ -152,6 +153,7 @@ def run(args: argparse.Namespace) -> str:
     arch = ("LightGCN-style propagation (no weight, no activation)" if base.model == "gcn" and not base.conv_weight
             and base.activation == "none" else f"{base.model}")
     cmd = "    .venv/bin/python bench/quality.py " + " ".join(sys.argv[1:])
+    selection = "lr × l2 grid on validation" if args.tune else "none (defaults)"
     lines = [
         "# MovieLens-100K quality (`bench/quality.py`)", "",
         "Command (one run writes this whole file):", "", cmd, "",
@@ -163,11 +165,12 @@ def run(args: argparse.Namespace) -> str:
         f"{base.num_negatives} uniform negative(s), dropout {base.dropout}, id dropout {base.id_dropout}, "
         f"topic loss weight {base.topic_loss_weight}, early stopping on validation NDCG@20 (patience "
         f"{base.patience}, max {base.epochs} epochs), seed {base.seed}. \"sage\" = SAGEConv(mean) with the same "
-        f"settings. BPR-MF: same split, same uniform negatives, batch ≤ 1,024, max {args.mf_epochs} epochs, "
+        f"settings. BPR-MF: same split, same uniform negatives, batch {min(base.batch_size, MF_BATCH):,}, max "
+        f"{args.mf_epochs} epochs, "
         f"same early stopping, lr × l2 chosen on validation NDCG@20. Split per user: last 10 % (temporal) or a "
         "random 10 % as test, the 10 % before them validation. Full ranking over all 1,682 movies, the "
-        f"user's train+val movies excluded. GNN selection: {'lr × l2 grid on validation' if args.tune else 'none (defaults)'}; "
-        "test used only for this table. `s` = wall seconds of the row including its grid search.", "",
+        f"user's train+val movies excluded. GNN selection: {selection}; test used only for this table. "
+        "`s` = wall seconds of the row including its grid search.", "",
         "| split | model | Recall@20 | NDCG@20 | val NDCG@20 | chosen | s |",
         "| --- | --- | ---: | ---: | ---: | --- | ---: |",
     ]

@@ -13,6 +13,7 @@ node statistics, topic loss, dropouts, l2); "ours (default)" is the shipped conf
 one warm-up epoch, then --repeat epochs interleaved; the table shows median and best.
 
     .venv/bin/python bench/train_epoch.py [--repeat 5] [--planted] [--batch-size 8192]
+"""
 from __future__ import annotations
 
 import argparse
