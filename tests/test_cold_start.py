@@ -72,7 +72,11 @@ def test_rung_declared(client, known):
 
 
 def test_rung_cohort_popularity(client):
-    body = recs(client, "fay", 4)   # fay shares age bucket 20-29 and occupation with ada only
+    fay = {"age": 25, "occupation": "engineer", "gender": "F"}
+    assert coldstart.cohort_threshold(fay) == 2                     # the bench uses the same rule
+    assert coldstart.cohort_match(fay, {"age": 27, "occupation": "engineer", "gender": "M"}) == 2   # ada
+    assert coldstart.cohort_match(fay, {"age": 45, "occupation": "chef", "gender": "F"}) == 1       # ben
+    body = recs(client, "fay", 4)
     assert [(i["id"], i["strategy"], i["score"]) for i in body["items"]] == [
         ("c1", "cohort_popularity", 1.0), ("c2", "cohort_popularity", 1.0),
         ("c3", "global_popularity", 1.0), ("c4", "global_popularity", 1.0)]

@@ -263,7 +263,8 @@ def _snapshot(kinds: list[str], weights: list[float]) -> Snapshot:
     vocabulary = list(INTERACTION_KINDS) + sorted(FEEDBACK_KINDS)
     n = len(kinds)
     return Snapshot(
-        node_ids={"User": np.array(["u0"], dtype=object), "Content": np.array([f"c{i}" for i in range(n)], dtype=object)},
+        node_ids={"User": np.array(["u0"], dtype=object),
+                  "Content": np.array([f"c{i}" for i in range(n)], dtype=object)},
         edges={("User", "INTERACTED", "Content"): {
             "src": np.zeros(n, np.int64), "dst": np.arange(n, dtype=np.int64), "ts": np.arange(n, dtype=np.float64),
             "weight": np.array(weights, np.float32),
