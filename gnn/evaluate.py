@@ -4,7 +4,7 @@ Every model is trained on the same training pairs, early-stopped on the same val
 ranked over all content with the user's training and validation items excluded. Besides accuracy,
 each row has beyond-accuracy metrics of the same top-K lists (``gnn.metrics``): catalogue coverage,
 intra-list diversity over a content embedding (default ``emb_text``, named in the row), novelty and
-average recommended popularity (training popularity).
+average recommended popularity (training users per item).
 """
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def markdown_table(rows: list[dict], k: int) -> str:
     embeddings = sorted({r["diversity_embedding"] for r in rows if r.get("diversity_embedding")})
     if embeddings:
         lines.append(f"\ndiversity@{k}: mean pairwise cosine distance of a list's `{', '.join(embeddings)}` "
-                     f"vectors; novelty@{k}: mean -log2 p(i); avg_pop@{k}: mean training interactions per item")
+                     f"vectors; novelty@{k}: mean -log2 p(i); avg_pop@{k}: mean training users per recommended item")
     return "\n".join(lines)
 
 

@@ -175,7 +175,8 @@ def rec_client(graph, neo4j_settings):
                 rows=[{"id": i, "t": t, "vec": [1.0 if d == axis else 0.01 * n for d in range(DIM)]}
                       for n, (i, t, axis) in enumerate(REC_ITEMS)])
     graph.write("UNWIND $rows AS row MATCH (u:User {id: 'ru'}), (c:Content {id: row.id}) "
-                "CREATE (u)-[:MAY_LIKE {run_id: 'run', model: 'sage', rank: row.rank, score: 1.0 - row.rank / 10.0}]->(c)",
+                "CREATE (u)-[:MAY_LIKE {run_id: 'run', model: 'sage', rank: row.rank, "
+                "score: 1.0 - row.rank / 10.0}]->(c)",
                 rows=[{"id": i, "rank": r + 1} for r, (i, _, _) in enumerate(REC_ITEMS)])
     app = create_app(ApiConfig(neo4j=neo4j_settings, key_cache_ttl_s=0))
     client = app.test_client()
