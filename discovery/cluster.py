@@ -20,7 +20,6 @@ from discovery import text
 METHODS = ("kmeans", "lda")
 MODALITIES = ("fused", "text", "image", "audio")
 MAX_AUTO_K = 100
-LDA_BATCH_MAX_DOCS = 5_000   # larger corpora use online variational Bayes
 
 
 def auto_k(n_items: int) -> int:
@@ -206,9 +205,10 @@ def lda_topics(texts: Sequence[str], cfg: DiscoveryConfig) -> Hierarchy:
         raise ValueError(f"LDA needs words shared by at least {cfg.lda_min_df} of {len(texts)} texts "
                          f"and by at most {cfg.lda_max_df:.0%} of them: {e}") from e
     vocab = list(vec.get_feature_names_out())
-    online = len(texts) > LDA_BATCH_MAX_DOCS   # batch EM is steadier; online scales
-    lda = LatentDirichletAllocation(n_components=k, random_state=cfg.seed, max_iter=cfg.lda_max_iter,
-                                    learning_method="online" if online else "batch", batch_size=512)
+    # Online variational Bayes: on bench/topics.py it beat batch EM on MovieLens (AMI 0.36 vs 0.31)
+    # and on the synthetic leaves (0.27 vs 0.21), and it scales to large corpora.
+    lda = LatentDirichletAllocation(n_components=k, random_state=cfg.seed, learning_method="online",
+                                    max_iter=cfg.lda_max_iter, batch_size=512)
     theta = lda.fit_transform(doc_terms)
     has_words = np.asarray(doc_terms.sum(axis=1)).ravel() > 0
     labels = np.where(has_words, theta.argmax(axis=1), -1).astype(np.int64)
