@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graph.errors import ConfigError
+
 from gnn.config import TrainConfig
 
 STATS = "_stats"  # gnn.data.STATS: the node-statistics feature group
@@ -187,8 +189,11 @@ class DecisionFusion(FusionInput):
 
     def slices(self, nt: str) -> list[int]:
         """Slice widths: one per modality, then one for the id embedding and statistics if any."""
-        mods = self.modalities[nt]
-        return _split(self.dim, len(mods) + (1 if self.side[nt] or self.has_ids[nt] else 0))
+        parts = len(self.modalities[nt]) + (1 if self.side[nt] or self.has_ids[nt] else 0)
+        if self.dim < parts:
+            raise ConfigError(f"fusion 'decision' needs emb_dim >= {parts} (one slice per modality of {nt} "
+                              f"plus the id slice), got {self.dim}")
+        return _split(self.dim, parts)
 
     def build_modalities(self, nt: str, dims: dict[str, int]) -> None:
         for (prop, d), size in zip(dims.items(), self.slices(nt)):
