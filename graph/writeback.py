@@ -4,7 +4,9 @@ The swap is atomic for readers, who use only the edges whose ``run_id`` is the a
 1. the new run's ModelRun is MERGEd inactive (``state='writing'``) and any edges left by an
    earlier attempt of the same run are deleted;
 2. its INTERESTED_IN / MAY_LIKE edges are CREATEd in large batches (parallel arrays, nodes by
-   pre-resolved internal id), then ``emb_gnn`` is set; the run becomes ``state='ready'``;
+   pre-resolved internal id) on ``workers`` sessions at once: users and targets are split into
+   groups so that concurrent transactions never touch the same node (no lock waits, no
+   deadlocks); then ``emb_gnn`` is set the same way; the run becomes ``state='ready'``;
 3. ONE small transaction flips ``active`` from the old run to the new one;
 4. the edges of superseded runs are deleted (``IN TRANSACTIONS``, auto-commit; state 'retiring'
    meanwhile, swept again by the next write-back) and those runs become ``state='retired'``
@@ -19,8 +21,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000         # relationships per write transaction (about; whole users per batch)
 EMB_BATCH_SIZE = 5_000     # nodes per emb_gnn transaction
+WORKERS = 2                # parallel write sessions (lock-disjoint batches)
 DELETE_BATCH = 10_000      # rows per inner transaction when deleting a run's edges
 QUIET = [NotificationDisabledClassification.DEPRECATION, NotificationDisabledClassification.UNRECOGNIZED]
 EMB_LABELS = (USER, CONTENT)
@@ -154,6 +159,7 @@ class WritebackConfig:
 
     top_k: int | None = None
     batch_size: int = BATCH_SIZE
+    workers: int = WORKERS
     recreate_index: bool = False
     keep_previous: int = 0
     snapshot: Path | None = None
@@ -163,6 +169,8 @@ class WritebackConfig:
             raise ConfigError(f"top_k must be >= 1, got {self.top_k}")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.workers < 1:
+            raise ConfigError(f"workers must be >= 1, got {self.workers}")
         if self.keep_previous < 0:
             raise ConfigError(f"keep_previous must be >= 0, got {self.keep_previous}")
 
@@ -387,33 +395,79 @@ def _resolve(w: _Writer, label: str, raw_ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def _create_edges(w: _Writer, what: str, query: LiteralString, lists: dict[str, np.ndarray], batch_size: int,
-                  **params: Any) -> int:
-    """CREATE the edges of ``user_lists`` output, whole users per transaction, ~batch_size edges each."""
+def edge_blocks(lists: dict[str, np.ndarray], workers: int) -> list[list[dict[str, np.ndarray]]]:
+    """Split ``user_lists`` output into ``workers`` phases of ``workers`` blocks each (users by
+    position modulo ``workers``, targets by internal id modulo ``workers``); the blocks of one phase
+    share no user and no target node, so their transactions never wait on each other's node locks.
+    Each block is CSR like its input; empty blocks are dropped."""
+    off = lists["off"]
+    counts = np.diff(off)
+    owner = np.repeat(np.arange(len(counts)), counts)          # user position of each edge
+    user_group, target_group = owner % workers, lists["t"] % workers
+    phases = []
+    for shift in range(workers):
+        blocks = []
+        for a in range(workers):
+            sel = np.flatnonzero((user_group == a) & (target_group == (a + shift) % workers))
+            if not len(sel):
+                continue
+            per_user = np.bincount(owner[sel], minlength=len(counts))
+            keep = np.flatnonzero(per_user)
+            blocks.append({"users": lists["users"][keep], "off": np.concatenate([[0], np.cumsum(per_user[keep])]),
+                           "t": lists["t"][sel], "score": lists["score"][sel], "rank": lists["rank"][sel]})
+        phases.append(blocks)
+    return phases
+
+
+def _create_block(w: _Writer, what: str, query: LiteralString, lists: dict[str, np.ndarray], batch_size: int,
+                  bar: tqdm, params: dict[str, Any]) -> int:
+    """CREATE one block's edges, whole users per transaction, ~batch_size edges each."""
     created = 0
     off = lists["off"]
-    n_users, n = len(lists["users"]), int(off[-1])
-    with tqdm(total=n, desc=what, unit="rel", disable=n < 4 * batch_size, leave=False) as bar:
-        a = 0
-        while a < n_users:
-            b = max(a + 1, int(np.searchsorted(off, off[a] + batch_size, side="right")) - 1)
-            b = min(b, n_users)
-            lo, hi = int(off[a]), int(off[b])
-            _, counters = w.write(what, query, users=lists["users"][a:b].tolist(), off=(off[a:b + 1] - lo).tolist(),
-                                  t=lists["t"][lo:hi].tolist(), score=lists["score"][lo:hi].astype(float).tolist(),
-                                  rank=lists["rank"][lo:hi].tolist(), **params)
-            created += counters.relationships_created
-            bar.update(hi - lo)
-            a = b
+    n_users = len(lists["users"])
+    a = 0
+    while a < n_users:
+        b = max(a + 1, int(np.searchsorted(off, off[a] + batch_size, side="right")) - 1)
+        b = min(b, n_users)
+        lo, hi = int(off[a]), int(off[b])
+        _, counters = w.write(what, query, users=lists["users"][a:b].tolist(), off=(off[a:b + 1] - lo).tolist(),
+                              t=lists["t"][lo:hi].tolist(), score=lists["score"][lo:hi].astype(float).tolist(),
+                              rank=lists["rank"][lo:hi].tolist(), **params)
+        created += counters.relationships_created
+        bar.update(hi - lo)
+        a = b
     return created
 
 
-def _set_embeddings(w: _Writer, label: str, nids: np.ndarray, emb: np.ndarray, run_id: str) -> int:
+def _create_edges(w: _Writer, what: str, query: LiteralString, lists: dict[str, np.ndarray], batch_size: int,
+                  workers: int = 1, **params: Any) -> int:
+    """CREATE the edges of ``user_lists`` output on ``workers`` sessions: the blocks of one
+    ``edge_blocks`` phase run in parallel, phases one after another."""
+    n = int(lists["off"][-1])
+    with tqdm(total=n, desc=what, unit="rel", disable=n < 4 * batch_size, leave=False) as bar:
+        if workers == 1:
+            return _create_block(w, what, query, lists, batch_size, bar, params)
+        created = 0
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for blocks in edge_blocks(lists, workers):
+                futures = [pool.submit(_create_block, w, what, query, block, batch_size, bar, params)
+                           for block in blocks]
+                created += sum(f.result() for f in futures)
+        return created
+
+
+def _set_embeddings(w: _Writer, label: str, nids: np.ndarray, emb: np.ndarray, run_id: str, workers: int = 1) -> int:
+    """Set ``emb_gnn`` on the nodes still in the graph, in batches spread over ``workers`` sessions
+    (each node is in one batch, so the batches never wait on each other's locks)."""
     rows = np.flatnonzero(nids >= 0)
-    for start in range(0, len(rows), EMB_BATCH_SIZE):
-        sel = rows[start:start + EMB_BATCH_SIZE]
+    size = max(1, min(EMB_BATCH_SIZE, math.ceil(len(rows) / workers)))
+    batches = [rows[start:start + size] for start in range(0, len(rows), size)]
+
+    def one(sel: np.ndarray) -> None:
         w.write(f"emb_gnn {label}", SET_EMBEDDINGS, n=nids[sel].tolist(), vec=emb[sel].astype(float).tolist(),
                 run_id=run_id)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, batches))
     return len(rows)
 
 
@@ -494,17 +548,19 @@ def write_run(g: Graph, run: RunOutputs, cfg: WritebackConfig = WritebackConfig(
     common = {"run_id": run.run_id, "model": str(run.info["model"]), "now": now}
     if run.interests is not None:
         lists = user_lists(*run.interests, nids[USER], nids[TOPIC], cfg.top_k)
-        result.interests = _create_edges(w, INTERESTED_IN, CREATE_INTERESTS, lists, cfg.batch_size, **common)
+        result.interests = _create_edges(w, INTERESTED_IN, CREATE_INTERESTS, lists, cfg.batch_size, cfg.workers,
+                                         **common)
     t0 = mark("interests", t0)
     if run.recommendations is not None:
         lists = user_lists(*run.recommendations, nids[USER], nids[CONTENT], cfg.top_k)
-        result.recommendations = _create_edges(w, MAY_LIKE, CREATE_RECOMMENDATIONS, lists, cfg.batch_size, **common)
+        result.recommendations = _create_edges(w, MAY_LIKE, CREATE_RECOMMENDATIONS, lists, cfg.batch_size,
+                                               cfg.workers, **common)
         result.excluded_seen = len(lists["t"]) - result.recommendations
         if result.excluded_seen:
             logger.info("%d recommended items were already interacted with; not written", result.excluded_seen)
     t0 = mark("recommendations", t0)
     for label, emb in run.embeddings.items():
-        result.embeddings[label] = _set_embeddings(w, label, nids[label], emb, run.run_id)
+        result.embeddings[label] = _set_embeddings(w, label, nids[label], emb, run.run_id, cfg.workers)
     t0 = mark("embeddings", t0)
 
     records, _ = w.write("finish run", FINISH_RUN, run_id=run.run_id, writing=WRITING, ready=READY,
@@ -584,7 +640,8 @@ def activate(g: Graph, run_id: str, cfg: WritebackConfig = WritebackConfig()) ->
         if run.embeddings:
             check_vector_indexes(g, run.emb_dim, cfg.recreate_index)
         for label, emb in run.embeddings.items():
-            result.embeddings[label] = _set_embeddings(w, label, _resolve(w, label, run.node_ids[label]), emb, run_id)
+            result.embeddings[label] = _set_embeddings(w, label, _resolve(w, label, run.node_ids[label]), emb, run_id,
+                                                       cfg.workers)
     else:
         logger.warning("emb_gnn keeps the vectors of the newer run (run directory of %s unavailable)", run_id)
     result.previous = flip(g, run_id)

@@ -111,7 +111,9 @@ def test_writeback_writes_exact_edges_embeddings_and_model_run(world, tmp_path):
     assert world.read(DECLARED) == [{"user": "u1", "topic": "t3", "score": 1.0}]
 
 
-@pytest.mark.parametrize("cfg,top_k", [(WritebackConfig(top_k=1), 1), (WritebackConfig(batch_size=2), None)])
+@pytest.mark.parametrize("cfg,top_k", [(WritebackConfig(top_k=1), 1), (WritebackConfig(batch_size=2), None),
+                                       (WritebackConfig(batch_size=1, workers=3), None),
+                                       (WritebackConfig(workers=1), None)])
 def test_top_k_and_small_batches(world, tmp_path, cfg, top_k):
     writeback(world, make_run(tmp_path, "sage-a", A_TOPICS, A_CONTENT), cfg)
     assert world.read(VISIBLE) == expected("sage-a", A_TOPICS, A_CONTENT, top_k=top_k)
@@ -264,3 +266,22 @@ def test_user_lists_is_pure():
     top1 = wb.user_lists(np.array([0, 1]), np.array([[2, 0], [1, 0]]), np.array([[0.5, 0.4], [0.3, 0.2]]),
                          np.array([3, 4]), np.array([20, 21, -1]), top_k=1)
     assert top1["users"].tolist() == [4] and top1["t"].tolist() == [21] and top1["off"].tolist() == [0, 1]
+
+
+def test_edge_blocks_partition_edges_into_lock_disjoint_phases():
+    lists = {"users": np.array([10, 11, 12]), "off": np.array([0, 3, 4, 6]), "t": np.array([20, 21, 22, 21, 20, 23]),
+             "score": np.arange(6) / 10, "rank": np.array([1, 2, 3, 1, 1, 2])}
+    phases = wb.edge_blocks(lists, 2)
+    edges = []
+    for blocks in phases:
+        users = [set(b["users"].tolist()) for b in blocks]
+        targets = [set(b["t"].tolist()) for b in blocks]
+        assert all(not (users[i] & users[j]) and not (targets[i] & targets[j])
+                   for i in range(len(blocks)) for j in range(i + 1, len(blocks)))
+        for b in blocks:
+            assert b["off"][-1] == len(b["t"]) and (np.diff(b["off"]) > 0).all()
+            owners = np.repeat(b["users"], np.diff(b["off"]))
+            edges += list(zip(owners.tolist(), b["t"].tolist(), b["rank"].tolist()))
+    want = list(zip(np.repeat(lists["users"], np.diff(lists["off"])).tolist(), lists["t"].tolist(),
+                    lists["rank"].tolist()))
+    assert sorted(edges) == sorted(want)
