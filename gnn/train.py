@@ -117,7 +117,8 @@ class Trainer:
         if self.has_topics:
             self.ut_u = torch.as_tensor(ut_u, device=self.device)
             self.ut_t = torch.as_tensor(ut_t, device=self.device)
-            self.ut_p = torch.as_tensor(ut_v, dtype=torch.float32)
+            # cumulative interest: drawing ∝ interest is a binary search per draw (multinomial rebuilds it per call)
+            self.ut_cdf = torch.cumsum(torch.as_tensor(ut_v, dtype=torch.float64), 0)
         self.out_types = (USER, CONTENT, TOPIC) if self.has_topics else (USER, CONTENT)
         self.all_ids = {nt: torch.arange(num, device=self.device) for nt, num in data.num_nodes.items()}
         self.blocks = self.backend.full_blocks(self.graph, cfg.num_layers)
@@ -129,7 +130,8 @@ class Trainer:
         b = {"u": self.u[idx], "c": self.c[idx],
              "neg": torch.randint(n_c, (len(idx), k), generator=self.gen).to(self.device)}
         if self.has_topics:
-            pick = torch.multinomial(self.ut_p, len(idx), replacement=True, generator=self.gen).to(self.device)
+            draw = torch.rand(len(idx), generator=self.gen, dtype=torch.float64) * self.ut_cdf[-1]
+            pick = torch.searchsorted(self.ut_cdf, draw, right=True).clamp(max=len(self.ut_cdf) - 1).to(self.device)
             b["tu"], b["tp"] = self.ut_u[pick], self.ut_t[pick]
             b["tn"] = torch.randint(self.data.num_nodes[TOPIC], (len(idx),), generator=self.gen).to(self.device)
         return b
