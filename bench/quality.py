@@ -136,14 +136,15 @@ def run(args: argparse.Namespace) -> str:
         rows.append({**pop, "name": "popularity", "chosen": "-", "gnn": False})
         chosen, mf, secs = pick(data_full, mf_cfg, "bprmf", MF_GRID)
         rows.append({**mf, "seconds": secs, "name": "BPR-MF", "gnn": False,
-                     "chosen": f"{describe(chosen, ('lr', 'l2'))} (grid of {len(MF_GRID)})"})
+                     "chosen": f"{describe(chosen, ('lr', 'l2'))} (grid of {len(MF_GRID)}; this point "
+                               f"{mf['seconds']:.0f} s)"})
         loads.append(os.getloadavg()[0])
         for model in models:
             for label, data, cfg in (("text+KG", data_full, base),
                                      ("no text/KG", data_plain, dataclasses.replace(base, use_features=False))):
                 chosen, row, secs = pick(data, dataclasses.replace(cfg, model=model), model,
                                          GNN_GRID if args.tune else [])
-                note = f" (grid of {len(GNN_GRID)})" if args.tune else " (default)"
+                note = f" (grid of {len(GNN_GRID)}; this point {row['seconds']:.0f} s)" if args.tune else " (default)"
                 rows.append({**row, "seconds": secs, "name": f"{model} ({label})", "gnn": True,
                              "chosen": describe(chosen, ("lr", "l2")) + note})
                 loads.append(os.getloadavg()[0])
