@@ -31,7 +31,8 @@ def auto_k(n_items: int) -> int:
 class DiscoveryConfig:
     """How to find topics. ``k``/``parents`` None: chosen from the number of items.
 
-    ``modality`` picks the embedding k-means clusters (``fused``: the stored fused embedding when
+    ``name_max_df``: words in more than this share of all texts are not used in k-means topic
+    names (LDA's vocabulary is cut at ``lda_max_df``). ``modality`` picks the embedding k-means clusters (``fused``: the stored fused embedding when
     every item has one, otherwise the available modalities L2-normalised and concatenated); LDA
     reads text only. ``lda_min_weight``/``lda_max_topics``: an item joins up to that many LDA topics
     whose probability reaches the weight (always its most probable one).
@@ -44,6 +45,7 @@ class DiscoveryConfig:
     seed: int = 0
     representatives: int = 5
     name_words: int = text.NAME_WORDS
+    name_max_df: float = 0.5
     kmeans_batch_size: int = 1024
     kmeans_n_init: int = 3
     lda_min_weight: float = 0.2
@@ -66,6 +68,8 @@ class DiscoveryConfig:
         if self.representatives < 1 or self.name_words < 1:
             raise ValueError(f"representatives and name_words must be >= 1, got "
                              f"{self.representatives}, {self.name_words}")
+        if not 0 < self.name_max_df <= 1 or not 0 < self.lda_max_df <= 1:
+            raise ValueError(f"name_max_df and lda_max_df must be in (0, 1], got {self.name_max_df}, {self.lda_max_df}")
         if not 0 < self.lda_min_weight <= 1 or self.lda_max_topics < 1:
             raise ValueError(f"lda_min_weight must be in (0, 1] and lda_max_topics >= 1, got "
                              f"{self.lda_min_weight}, {self.lda_max_topics}")
@@ -130,13 +134,16 @@ def normalize_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norms, out=np.zeros_like(x, dtype=np.float32), where=norms > 0)
 
 
-def _doc_terms(texts: Sequence[str]) -> tuple[sparse.csr_matrix, list[str]]:
-    vec = text.vectorizer()
-    try:
-        matrix = vec.fit_transform(texts)
-    except ValueError:   # no tokens at all
-        return sparse.csr_matrix((len(texts), 0)), []
-    return matrix.tocsr(), list(vec.get_feature_names_out())
+def _doc_terms(texts: Sequence[str], max_df: float) -> tuple[sparse.csr_matrix, list[str]]:
+    """Term counts for naming; terms in more than ``max_df`` of the texts (boilerplate such as a
+    "Genres:" label) name nothing. Falls back to every term when that would leave none."""
+    for df in (max_df, 1.0):
+        vec = text.vectorizer(max_df=df)
+        try:
+            return vec.fit_transform(texts).tocsr(), list(vec.get_feature_names_out())
+        except ValueError:   # no tokens (left)
+            continue
+    return sparse.csr_matrix((len(texts), 0)), []
 
 
 def _level(class_terms: sparse.spmatrix | np.ndarray, vocab: list[str], sizes: np.ndarray,
@@ -182,7 +189,7 @@ def kmeans_topics(embeddings: np.ndarray, texts: Sequence[str], cfg: DiscoveryCo
     parent_labels = parent_of[labels]
     parent_centroids = normalize_rows(np.vstack([x[parent_labels == p].sum(axis=0) if (parent_labels == p).any()
                                                  else np.zeros(x.shape[1], np.float32) for p in range(n_parents)]))
-    doc_terms, vocab = _doc_terms(texts)
+    doc_terms, vocab = _doc_terms(texts, cfg.name_max_df)
     leaf_reps = [_nearest(np.flatnonzero(labels == t), x, centroids[t], cfg.representatives) for t in range(k)]
     parent_reps = [_nearest(np.flatnonzero(parent_labels == p), x, parent_centroids[p], cfg.representatives)
                    for p in range(n_parents)]

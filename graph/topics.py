@@ -29,6 +29,7 @@ from datetime import datetime, timezone
 from typing import Any, LiteralString
 
 import numpy as np
+from neo4j import NotificationDisabledClassification
 from neo4j.exceptions import ClientError, ServiceUnavailable, SessionExpired
 from tqdm import tqdm
 
@@ -46,6 +47,7 @@ DELETE_BATCH = 10_000      # rows per inner transaction when deleting
 EMBEDDING_PROPS = ("emb_text", "emb_image", "emb_audio", "emb_fused")
 VIA = ("content", "users")
 WRITING, READY, RETIRED_STATE, FAILED = "writing", "ready", "retired", "failed"
+QUIET = [NotificationDisabledClassification.UNRECOGNIZED, NotificationDisabledClassification.DEPRECATION]
 
 # ---------------------------------------------------------------- queries
 # One page of content in id order; a missing embedding comes back as an empty list.
@@ -197,6 +199,18 @@ RETURN count(t) AS n
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def _read(g: Graph, query: LiteralString, **params: Any) -> list[dict[str, Any]]:
+    """A read without "unknown label/property" notifications: before the first discovery run the
+    labels, types and properties these queries name do not exist yet, which is not worth a warning."""
+    try:
+        with g.driver.session(database=g.database, notifications_disabled_classifications=QUIET) as s:
+            return s.execute_read(lambda tx: [r.data() for r in tx.run(query, params)])
+    except ClientError as e:
+        raise GraphError(f"query failed: {e.message}") from e
+    except (ServiceUnavailable, SessionExpired, OSError) as e:
+        raise GraphError(f"Neo4j is unreachable at {g.uri}: {e}") from e
 
 
 def _autocommit(g: Graph, query: LiteralString, **params: Any) -> None:
@@ -386,22 +400,22 @@ def new_run_id() -> str:
 
 # ---------------------------------------------------------------- reading discovered topics
 def active_run(g: Graph) -> dict[str, Any] | None:
-    rows = g.read(ACTIVE_RUN)
+    rows = _read(g, ACTIVE_RUN)
     return rows[0]["run"] if rows else None
 
 
 def list_runs(g: Graph) -> list[dict[str, Any]]:
-    return [r["run"] for r in g.read(LIST_RUNS)]
+    return [r["run"] for r in _read(g, LIST_RUNS)]
 
 
 def list_topics(g: Graph) -> list[dict[str, Any]]:
     """The visible discovered topics, parents first, each with its representative items' titles."""
-    return g.read(LIST_TOPICS)
+    return _read(g, LIST_TOPICS)
 
 
 def content_topics(g: Graph) -> dict[str, list]:
     """Per content item with a discovered leaf topic: its primary topic, parent and community."""
-    return g.read(CONTENT_TOPICS)[0]
+    return _read(g, CONTENT_TOPICS)[0]
 
 
 # ---------------------------------------------------------------- communities
@@ -415,14 +429,14 @@ def gds_version(g: Graph) -> str | None:
 
 def topic_scope(g: Graph, source: str, level: int | None) -> list[str]:
     """Ids of the topics (with content) that communities are computed over."""
-    return list(g.read(TOPIC_SCOPE, source=source, level=level)[0]["ids"])
+    return list(_read(g, TOPIC_SCOPE, source=source, level=level)[0]["ids"])
 
 
 def baskets(g: Graph, source: str, level: int | None, via: str) -> list[list[str]]:
     """Topic ids per content item (``via='content'``) or per user's interacted content (``'users'``)."""
     if via not in VIA:
         raise ValueError(f"via must be one of {', '.join(VIA)}, got {via!r}")
-    return list(g.read(BASKETS[via], source=source, level=level)[0]["baskets"])
+    return list(_read(g, BASKETS[via], source=source, level=level)[0]["baskets"])
 
 
 def gds_louvain(g: Graph, edges: list[tuple[str, str, float]]) -> dict[str, int]:
