@@ -542,7 +542,7 @@ def _export(args: argparse.Namespace) -> int:
     cfg = ExportConfig(labels=_csv(args.labels) or NODE_LABELS, rel_types=_csv(args.rels) or INPUT_REL_TYPES,
                        since=args.since, until=args.until, sample_users=args.sample_users, hops=args.hops,
                        seed=args.seed, features=() if args.no_features else _csv(args.features),
-                       reference_time=args.reference_time, workers=args.workers)
+                       reference_time=args.reference_time, workers=args.workers, pseudonymise=args.pseudonymise)
     name = args.name or "export-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     out = Path(args.out) if args.out else var_dir("snapshots") / name
     with open_graph() as g:
@@ -568,6 +568,9 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-features", action="store_true", help="export no node features")
     p.add_argument("--reference-time", help="reference time for decay (default: latest exported interaction)")
     p.add_argument("--workers", type=int, default=2, help="parallel sessions reading pages (default 2)")
+    p.add_argument("--pseudonymise", action="store_true",
+                   help="replace user ids by keyed pseudonyms (HMAC-SHA256, secret var/keys/pseudonym.secret, "
+                        "0600, created on first use); write-back maps them back on this machine")
     p.set_defaults(func=_export)
 
 

@@ -13,7 +13,10 @@ Nodes are addressed by Neo4j's internal integer id (``id(n)``; deprecated in Neo
 cheapest handle, and used only inside one export, never stored). The export reads in several
 transactions, so run it while ingestion is quiet if you need a point-in-time copy.
 Contiguous ids: per label, nodes sorted by their ``id`` property; row i of
-``nodes/<Label>.parquet`` is contiguous id i.
+``nodes/<Label>.parquet`` is contiguous id i. With ``pseudonymise`` the User ids are replaced by
+keyed pseudonyms (graph.pseudonym, HMAC-SHA256 under a local 0600 secret) and sorted by them, so
+the snapshot can leave the machine without raw user ids; write-back recomputes the pseudonyms
+over the graph's users to map back (graph.writeback).
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from graph.db import Graph
 from graph.errors import ConfigError, GraphError, InputError
 from graph.model import (CONTENT, FOLLOWS, HAS_TOPIC, INTERACTED, INTERACTION_KINDS, NODE_LABELS, SUBTOPIC_OF,
                          TOPIC, USER, VECTOR_PROPERTIES, vector_property)
+from graph.pseudonym import load_secret, pseudonyms
 from graph.snapshot import EdgeType, Snapshot, edge_key
 
 logger = logging.getLogger(__name__)
@@ -158,6 +162,7 @@ class ExportConfig:
     reference_time: Any = None
     page_edges: int = PAGE_EDGES
     workers: int = WORKERS
+    pseudonymise: bool = False  # User ids -> keyed pseudonyms (graph.pseudonym); the key stays here
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
@@ -478,6 +483,12 @@ def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "") -> Snapshot:
         raw_pages = {etype: [chunk for f in futures for chunk in f.result()] for etype, futures in edge_futures.items()}
         feature_pages = {key: [f.result() for f in futures] for key, futures in feature_futures.items()}
         t0 = stage("fetch", t0)
+    sampled_users = ex.sampled_users
+    if cfg.pseudonymise and USER in maps:
+        # Rows are re-sorted by pseudonym, so row order says nothing about the raw ids either.
+        secret = load_secret()
+        maps[USER] = IdMap.build(pseudonyms(maps[USER].raw_ids.tolist(), secret), maps[USER].internal)
+        sampled_users = sorted(pseudonyms(sampled_users, secret))
     totals = {etype[1]: int(counts.result()[etype[1]]) for etype in cfg.edge_types}
     kinds_seen = [chunk["kind"] for etype, chunks in raw_pages.items() if etype[1] == INTERACTED
                   for chunk in chunks]
@@ -513,7 +524,11 @@ def export_snapshot(g: Graph, cfg: ExportConfig, *, name: str = "") -> Snapshot:
         "selection": cfg.selection(),
         "time_window": {"since": cfg.selection()["since"], "until": cfg.selection()["until"],
                         "applies_to": INTERACTED},
-        "sampled_users": ex.sampled_users,
+        "sampled_users": sampled_users,
+        "pseudonymised": bool(cfg.pseudonymise and USER in maps),
+        "pseudonym": ({"labels": [USER], "method": "HMAC-SHA256 of the id under a secret kept on the exporting "
+                                                   "machine (graph.pseudonym); write-back maps back there"}
+                      if cfg.pseudonymise and USER in maps else None),
         "reference_time": reference,
         "reference_time_iso": (datetime.fromtimestamp(reference, tz=timezone.utc).isoformat()
                                if reference is not None else None),

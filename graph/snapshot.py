@@ -8,6 +8,9 @@ Layout of a snapshot directory::
     features/<Label>.<prop>.mask.npy  ... and False here (a missing modality is never "data")
     edges/<SRC>__<REL>__<DST>.npz src, dst (int64 contiguous ids) + per-edge attributes
 
+``manifest["pseudonymised"]`` is true when User ids are keyed pseudonyms (``ikg export
+--pseudonymise``): such a snapshot holds no raw user id and can leave the machine.
+
 Edge attributes: INTERACTED has ``ts`` (float64 epoch seconds), ``weight`` (float32),
 ``rating`` (float32, NaN when absent) and ``kind`` (int8 index into
 ``manifest["interaction_kinds"]``); HAS_TOPIC has ``weight``; others may have none.

@@ -16,6 +16,8 @@ Declared interests (``INTERESTED_IN {source:'declared'}``, no run_id) are never 
 ``emb_gnn`` is a single node property, so it is not versioned: it is replaced in step 2, just
 before the flip, and ``emb_gnn_run`` on each node names the run it came from.
 One writer at a time is assumed (runs in state 'writing' of other ids are left alone).
+A run trained on a pseudonymised snapshot is mapped back to the real users by recomputing the
+keyed pseudonym (graph.pseudonym) of every user in the graph; the secret never leaves this machine.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from tqdm import tqdm
 from graph.db import Graph
 from graph.errors import ConfigError, GraphError, InputError
 from graph.model import CONTENT, INTERESTED_IN, MAY_LIKE, TOPIC, USER, vector_property
+from graph.pseudonym import load_secret, pseudonyms, secret_path
 from graph.settings import var_dir
 from graph.snapshot import Snapshot
 
@@ -61,6 +64,7 @@ RESOLVE: dict[str, LiteralString] = {
     TOPIC: "UNWIND range(0, size($ids) - 1) AS i MATCH (n:Topic {id: $ids[i]}) "
            "RETURN collect(i) AS idx, collect(id(n)) AS nids",
 }
+ALL_USERS = "MATCH (n:User) WHERE n.id IS NOT NULL RETURN collect(n.id) AS ids, collect(id(n)) AS nids"
 GET_RUN = "MATCH (r:ModelRun {id: $run_id}) RETURN r {.*} AS run"
 BEGIN_RUN = """
 MERGE (r:ModelRun {id: $run_id})
@@ -186,6 +190,7 @@ class RunOutputs:
     embeddings: dict[str, np.ndarray] = field(default_factory=dict)   # User/Content -> [n, dim]
     interests: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # user [U], topic [U,K], score
     recommendations: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    pseudonymised: bool = False                         # snapshot User ids are keyed pseudonyms
 
     @property
     def run_id(self) -> str:
@@ -258,7 +263,7 @@ def load_run(run: str | Path, snapshot: Path | None = None) -> RunOutputs:
                          file=str(info_path), field="snapshot", value=str(snap_path))
     snap = Snapshot.load(snap_path)
     node_ids = {lb: snap.node_ids.get(lb, np.empty(0, dtype=object)) for lb in (USER, CONTENT, TOPIC)}
-    out = RunOutputs(path=path, info=info, node_ids=node_ids)
+    out = RunOutputs(path=path, info=info, node_ids=node_ids, pseudonymised=bool(snap.manifest.get("pseudonymised")))
     dim = out.emb_dim
     for label in EMB_LABELS:
         emb_path = path / "embeddings" / f"{label}.npy"
@@ -290,7 +295,10 @@ def user_lists(users: np.ndarray, targets: np.ndarray, scores: np.ndarray, user_
     k = targets.shape[1] if top_k is None else min(top_k, targets.shape[1])
     targets, scores = targets[:, :k], scores[:, :k]
     u = user_nids[users]
-    t = np.where(targets >= 0, target_nids[np.maximum(targets, 0)], -1)
+    if len(target_nids):
+        t = np.where(targets >= 0, target_nids[np.maximum(targets, 0)], -1)
+    else:  # no node of the target label in the snapshot: every entry is padding
+        t = np.full(targets.shape, -1, dtype=np.int64)
     keep = (t >= 0) & (u >= 0)[:, None]
     counts = keep.sum(axis=1)
     rank = np.broadcast_to(np.arange(1, k + 1, dtype=np.int64), targets.shape)
@@ -393,6 +401,25 @@ def _resolve(w: _Writer, label: str, raw_ids: np.ndarray) -> np.ndarray:
         rec = w.read(f"resolve {label}", RESOLVE[label], ids=raw_ids[start:start + step].tolist())[0]
         out[start + np.asarray(rec["idx"], dtype=np.int64)] = np.asarray(rec["nids"], dtype=np.int64)
     return out
+
+
+def _resolve_pseudonyms(w: _Writer, keys: np.ndarray) -> np.ndarray:
+    """Internal id per pseudonymised snapshot user, by recomputing the keyed pseudonym of every user
+    in the graph (the secret never leaves this machine); -1 for users no longer in the graph."""
+    rec = w.read("resolve pseudonymised users", ALL_USERS)[0]
+    index = dict(zip(pseudonyms(rec["ids"], load_secret()), rec["nids"]))
+    out = np.fromiter((index.get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
+    if len(keys) and index and (out < 0).all():
+        raise GraphError(f"none of the {len(keys)} pseudonymised users of the snapshot is a user of this graph: "
+                         f"it was exported with another pseudonym secret than {secret_path()} (or elsewhere)")
+    return out
+
+
+def _resolve_label(w: _Writer, run: RunOutputs, label: str) -> np.ndarray:
+    """Internal id per snapshot row of ``label`` (-1 where gone), undoing pseudonyms for users."""
+    if label == USER and run.pseudonymised:
+        return _resolve_pseudonyms(w, run.node_ids[USER])
+    return _resolve(w, label, run.node_ids[label])
 
 
 def edge_blocks(lists: dict[str, np.ndarray], workers: int) -> list[list[dict[str, np.ndarray]]]:
@@ -534,7 +561,7 @@ def write_run(g: Graph, run: RunOutputs, cfg: WritebackConfig = WritebackConfig(
     t0 = time.perf_counter()
     if run.embeddings:
         check_vector_indexes(g, run.emb_dim, cfg.recreate_index)
-    nids = {label: _resolve(w, label, run.node_ids[label]) for label in (USER, CONTENT, TOPIC)}
+    nids = {label: _resolve_label(w, run, label) for label in (USER, CONTENT, TOPIC)}
     result.missing_nodes = {lb: int((ids < 0).sum()) for lb, ids in nids.items() if (ids < 0).any()}
     if result.missing_nodes:
         logger.warning("nodes of the snapshot no longer in the graph (skipped): %s", result.missing_nodes)
@@ -640,7 +667,7 @@ def activate(g: Graph, run_id: str, cfg: WritebackConfig = WritebackConfig()) ->
         if run.embeddings:
             check_vector_indexes(g, run.emb_dim, cfg.recreate_index)
         for label, emb in run.embeddings.items():
-            result.embeddings[label] = _set_embeddings(w, label, _resolve(w, label, run.node_ids[label]), emb, run_id,
+            result.embeddings[label] = _set_embeddings(w, label, _resolve_label(w, run, label), emb, run_id,
                                                        cfg.workers)
     else:
         logger.warning("emb_gnn keeps the vectors of the newer run (run directory of %s unavailable)", run_id)

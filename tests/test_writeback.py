@@ -266,6 +266,9 @@ def test_user_lists_is_pure():
     top1 = wb.user_lists(np.array([0, 1]), np.array([[2, 0], [1, 0]]), np.array([[0.5, 0.4], [0.3, 0.2]]),
                          np.array([3, 4]), np.array([20, 21, -1]), top_k=1)
     assert top1["users"].tolist() == [4] and top1["t"].tolist() == [21] and top1["off"].tolist() == [0, 1]
+    none = wb.user_lists(np.array([0]), np.full((1, 3), -1), np.zeros((1, 3)), np.array([3]),
+                         np.empty(0, dtype=np.int64), top_k=None)   # a snapshot without topics
+    assert none["users"].tolist() == [] and none["off"].tolist() == [0] and none["t"].tolist() == []
 
 
 def test_edge_blocks_partition_edges_into_lock_disjoint_phases():
