@@ -300,3 +300,16 @@ def test_ingest_accepts_feedback_kinds_and_declared_interests(graph, tmp_path):
     ingest_paths(graph, [tmp_path], IngestConfig(embed=False, progress=False))
     assert [d["topic"] for d in feedback.declared(graph, "dan")] == ["t:scifi"]     # replaced per user
     assert [d["topic"] for d in feedback.declared(graph, "ben")] == ["t:space"]     # not listed: kept
+
+
+def test_feedback_reaches_training_as_negatives_through_the_export(client, known):
+    from graph.export import ExportConfig, export_snapshot
+
+    send(client, {"user": "chen", "content": "c2", "kind": "skip", "ts": "2026-01-10T00:00:00Z"})
+    send(client, {"user": "ada", "content": "c1", "kind": "dislike", "ts": "2026-01-10T00:00:00Z"})
+    snap = export_snapshot(known, ExportConfig(rel_types=("INTERACTED",)))
+    assert {"dislike", "skip"} <= set(snap.manifest["interaction_kinds"])
+    pairs, _ = positive_pairs(snap, TrainConfig(), 0.0)
+    users, content = snap.node_ids["User"], snap.node_ids["Content"]
+    positive = {(str(users[u]), str(content[c])) for u, c in zip(pairs.user, pairs.content)}
+    assert positive == {("ada", "c2"), ("ben", "c3"), ("ben", "c4"), ("chen", "c5")}   # ada-c1, chen-c2 dropped
