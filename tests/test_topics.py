@@ -265,6 +265,19 @@ def test_crash_after_flip_shows_the_new_topics_and_the_next_run_cleans_up(graph,
     assert graph.read("MATCH ()-[r:HAS_TOPIC]->() RETURN count(r) AS n")[0]["n"] == 4 * PER_LEAF
 
 
+def test_clear_errors_before_there_is_anything_to_discover(graph):
+    with pytest.raises(GraphError, match="the graph has no Content"):
+        jt.discover_topics(graph, CFG, progress=False)
+    seed(graph)
+    with pytest.raises(GraphError, match="no content has emb_image: ingest with embeddings, or pick another"):
+        jt.discover_topics(graph, DiscoveryConfig(modality="image", k=4), progress=False)
+    with pytest.raises(GraphError, match="60 content items cannot form 80 topics"):
+        jt.discover_topics(graph, DiscoveryConfig(modality="text", k=80), progress=False)
+    with pytest.raises(GraphError, match="no topics with source 'discovered' and level 0 carry content"):
+        jt.topic_communities(graph)
+    assert gt.active_run(graph) is None and gt.list_topics(graph) == []
+
+
 def test_other_topics_are_left_alone(graph):
     seed(graph)
     graph.write("CREATE (t:Topic {id: 'genre:jazz', name: 'Jazz', source: 'genre'}) WITH t "
