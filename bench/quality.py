@@ -18,11 +18,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import multiprocessing
 import os
 import platform
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,38 +118,54 @@ def verdicts(rows: list[dict], splits: list[str]) -> list[str]:
     return out
 
 
+def base_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig().with_overrides(backend=args.backend, device=args.device, num_threads=args.threads,
+                                        epochs=args.epochs, patience=args.patience)
+
+
+def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[list[dict], list[float]]:
+    """Every row of one split (popularity, tuned BPR-MF, the GNN variants) and the load after each group."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    torch.set_num_threads(args.threads)
+    snap = Snapshot.load(snap_dir)
+    base = base_config(args)
+    rows, loads = [], []
+    data_full = build_data(snap, base, split)
+    data_plain = build_data(without_text_kg(snap), dataclasses.replace(base, use_features=False), split)
+    pop = evaluate_models(data_full, base, ["pop"])[0]
+    rows.append({**pop, "name": "popularity", "chosen": "-", "gnn": False})
+    chosen, mf, secs = pick(data_full, dataclasses.replace(base, epochs=args.mf_epochs), "bprmf", MF_GRID)
+    rows.append({**mf, "seconds": secs, "name": "BPR-MF", "gnn": False,
+                 "chosen": f"{describe(chosen, ('lr', 'l2'))} (grid of {len(MF_GRID)}; this point "
+                           f"{mf['seconds']:.0f} s)"})
+    loads.append(os.getloadavg()[0])
+    for model in args.models.split(","):
+        for label, data, cfg in (("text+KG", data_full, base),
+                                 ("no text/KG", data_plain, dataclasses.replace(base, use_features=False))):
+            chosen, row, secs = pick(data, dataclasses.replace(cfg, model=model), model,
+                                     GNN_GRID if args.tune else [])
+            note = f" (grid of {len(GNN_GRID)}; this point {row['seconds']:.0f} s)" if args.tune else " (default)"
+            rows.append({**row, "seconds": secs, "name": f"{model} ({label})", "gnn": True,
+                         "chosen": describe(chosen, ("lr", "l2")) + note})
+            loads.append(os.getloadavg()[0])
+    return rows, loads
+
+
 def run(args: argparse.Namespace) -> str:
     started = time.perf_counter()
     snap_dir = build_snapshot(var_dir("bench") / "ml100k-snapshot", args.rebuild)
     snap = Snapshot.load(snap_dir)
-    plain = without_text_kg(snap)
-    torch.set_num_threads(args.threads)
-    base = TrainConfig().with_overrides(backend=args.backend, device=args.device, num_threads=args.threads,
-                                        epochs=args.epochs, patience=args.patience)
-    mf_cfg = dataclasses.replace(base, epochs=args.mf_epochs)
+    base = base_config(args)
     splits = args.splits.split(",")
-    models = args.models.split(",")
-    load_before, loads = os.getloadavg(), []
-    rows = []
-    for split in splits:
-        data_full = build_data(snap, base, split)
-        data_plain = build_data(plain, dataclasses.replace(base, use_features=False), split)
-        pop = evaluate_models(data_full, base, ["pop"])[0]
-        rows.append({**pop, "name": "popularity", "chosen": "-", "gnn": False})
-        chosen, mf, secs = pick(data_full, mf_cfg, "bprmf", MF_GRID)
-        rows.append({**mf, "seconds": secs, "name": "BPR-MF", "gnn": False,
-                     "chosen": f"{describe(chosen, ('lr', 'l2'))} (grid of {len(MF_GRID)}; this point "
-                               f"{mf['seconds']:.0f} s)"})
-        loads.append(os.getloadavg()[0])
-        for model in models:
-            for label, data, cfg in (("text+KG", data_full, base),
-                                     ("no text/KG", data_plain, dataclasses.replace(base, use_features=False))):
-                chosen, row, secs = pick(data, dataclasses.replace(cfg, model=model), model,
-                                         GNN_GRID if args.tune else [])
-                note = f" (grid of {len(GNN_GRID)}; this point {row['seconds']:.0f} s)" if args.tune else " (default)"
-                rows.append({**row, "seconds": secs, "name": f"{model} ({label})", "gnn": True,
-                             "chosen": describe(chosen, ("lr", "l2")) + note})
-                loads.append(os.getloadavg()[0])
+    load_before = os.getloadavg()
+    if args.jobs > 1 and len(splits) > 1:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(args.jobs, len(splits)), mp_context=ctx) as pool:
+            parts = list(pool.map(split_rows, [snap_dir] * len(splits), splits, [args] * len(splits)))
+    else:
+        parts = [split_rows(snap_dir, split, args) for split in splits]
+    rows = [r for part, _ in parts for r in part]
+    loads = [x for _, part in parts for x in part]
     load_after = os.getloadavg()
     total = time.perf_counter() - started
     counts = snap.manifest["counts"]
@@ -183,6 +201,7 @@ def run(args: argparse.Namespace) -> str:
     lines += ["", f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
               f"{args.threads} torch thread(s); load average (1 min) {load_before[0]:.1f} before, "
               f"{', '.join(f'{x:.1f}' for x in loads)} after each row group, {load_after[0]:.1f} at the end; "
+              f"splits in {min(args.jobs, len(splits))} parallel process(es); "
               f"total wall {total / 60:.1f} min."]
     return "\n".join(lines) + "\n"
 
@@ -197,7 +216,8 @@ def main() -> None:
     p.add_argument("--patience", type=int, help="GNN early-stopping patience (default: the config's)")
     p.add_argument("--mf-epochs", type=int, default=200, help="max BPR-MF epochs")
     p.add_argument("--tune", action="store_true", help="also pick lr × l2 per GNN row on validation")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (1 avoids oversubscription)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process (1 avoids oversubscription)")
+    p.add_argument("--jobs", type=int, default=2, help="splits trained in parallel processes (one per core)")
     p.add_argument("--rebuild", action="store_true", help="re-ingest and re-export the snapshot")
     p.add_argument("--out", type=Path, default=RESULTS, help="where to save the table")
     p.add_argument("--no-save", action="store_true")
