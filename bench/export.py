@@ -126,6 +126,7 @@ def run(repeat: int) -> str:
     base = statistics.median(times["naive record loop (baseline)"])
     lines = [
         "# Export benchmark (`bench/export.py`)", "",
+        f"Command: `.venv/bin/python bench/export.py --repeat {repeat}`", "",
         f"Data: MovieLens-100K via the ingestion pipeline (`ingest_source(['movielens-100k'], embed=False, kg=False)`, "
         f"{t_ingest:.1f} s) in a throwaway Neo4j 5.26 (heap 1g, page cache 512m); {n_edges:,} INTERACTED edges, "
         f"{repeat} timed runs per method after one warm-up, interleaved. All methods return identical arrays "

@@ -6,6 +6,9 @@ throwaway Neo4j, exported with graph.export; run directories are generated with 
 and random 64-d embeddings. Cases: 943 users x (10 INTERESTED_IN + 20 MAY_LIKE) and
 943 users x (10 + 120).
 
+graph.writeback runs with 1 and with 2 write sessions (``WritebackConfig.workers``; 2 is the
+default: batches of lock-disjoint users x targets run in parallel).
+
 Baseline (measured in the same run): the SETUP-FACTS write-back — one dict per edge, nodes
 matched by their ``id`` property, ``UNWIND $rows ... CREATE`` in batches of 5,000, same edge
 properties, no seen-item check, no embeddings. graph.writeback is timed end to end (resolve
@@ -41,6 +44,7 @@ from graph.db import Graph  # noqa: E402
 from graph.export import ExportConfig, export_to  # noqa: E402
 from graph.settings import Neo4jSettings  # noqa: E402
 from graph.snapshot import Snapshot  # noqa: E402
+from graph.writeback import WORKERS as DEFAULT_WORKERS  # noqa: E402
 from graph.writeback import WritebackConfig, delete_run_edges, load_run, write_run  # noqa: E402
 
 UI = ("User", "INTERACTED", "Content")
@@ -53,6 +57,7 @@ BASELINE_RECOMMENDATIONS = """
 UNWIND $rows AS row MATCH (u:User {id: row.user}) MATCH (c:Content {id: row.target})
 CREATE (u)-[:MAY_LIKE {score: row.score, rank: row.rank, run_id: $run_id, model: $model, updated_at: $now}]->(c)"""
 CASES = [("943 users x (10 + 20)", 10, 20), ("943 users x (10 + 120)", 10, 120)]
+WORKERS = (1, DEFAULT_WORKERS)  # write sessions compared; the last is graph.writeback's default
 
 
 def make_run(root: Path, run_id: str, snap_path: Path, snap: Snapshot, k_topics: int, k_content: int,
@@ -122,8 +127,9 @@ def run(repeat: int) -> str:
         snap = export_to(g, ExportConfig(features=()), snap_path)
         counter = 0
         for case, k_topics, k_content in CASES:
-            base_times, ours_total, ours_edges, ours_visible = [], [], [], []
-            base_cpu, ours_cpu = [], []
+            base_times, base_cpu = [], []
+            ours: dict[int, dict[str, list[float]]] = {w: {"total": [], "edges": [], "visible": [], "cpu": []}
+                                                       for w in WORKERS}
             for trial in range(repeat + 1):  # trial 0 warms up
                 counter += 1
                 base_dir = make_run(Path(tmp) / "runs", f"base-{counter}", snap_path, snap, k_topics, k_content, counter)
@@ -131,37 +137,49 @@ def run(repeat: int) -> str:
                 n_base, seconds = baseline(g, base_dir)
                 c_base = _cpu(pid) - c0
                 delete_run_edges(g, f"base-{counter}")
-                ours_dir = make_run(Path(tmp) / "runs", f"sage-{counter}", snap_path, snap, k_topics, k_content,
-                                    counter)
-                run_outputs = load_run(ours_dir)
-                c0 = _cpu(pid)
-                result = write_run(g, run_outputs, WritebackConfig())
-                c_ours = _cpu(pid) - c0
-                n_ours = result.relationships
-                assert result.excluded_seen == 0 and n_ours == n_base, (n_ours, n_base)
                 if trial:
                     base_times.append(seconds)
                     base_cpu.append(c_base)
-                    ours_total.append(result.timings["total"])
-                    ours_visible.append(result.timings["total"] - result.timings["retire"])
-                    ours_edges.append(result.timings["interests"] + result.timings["recommendations"])
-                    ours_cpu.append(c_ours)
+                for workers in WORKERS:
+                    ours_dir = make_run(Path(tmp) / "runs", f"sage-{counter}-w{workers}", snap_path, snap, k_topics,
+                                        k_content, counter)
+                    run_outputs = load_run(ours_dir)
+                    c0 = _cpu(pid)
+                    result = write_run(g, run_outputs, WritebackConfig(workers=workers))
+                    c_ours = _cpu(pid) - c0
+                    n_ours = result.relationships
+                    assert result.excluded_seen == 0 and n_ours == n_base, (n_ours, n_base)
+                    if trial:
+                        t = result.timings
+                        ours[workers]["total"].append(t["total"])
+                        ours[workers]["visible"].append(t["total"] - t["retire"])
+                        ours[workers]["edges"].append(t["interests"] + t["recommendations"])
+                        ours[workers]["cpu"].append(c_ours)
             stages = result.timings
-            for name, ts, cpu in (
-                    ("baseline: dict rows, MATCH by id, UNWIND CREATE 5k batches", base_times, base_cpu),
-                    ("graph.writeback, edge stage (per-user batches of ~5k, seen check)", ours_edges, None),
-                    ("graph.writeback, until the new run is visible (+ ids, emb_gnn, flip)", ours_visible, None),
-                    ("graph.writeback, end to end (+ retire previous run's edges)", ours_total, ours_cpu)):
+            series = [("baseline: dict rows, MATCH by id, UNWIND CREATE 5k batches", base_times, base_cpu)]
+            for workers in WORKERS:
+                label = f"{workers} session{'s' if workers > 1 else ''}"
+                label += " (default)" if workers == DEFAULT_WORKERS else ""
+                o = ours[workers]
+                series += [
+                    (f"graph.writeback, {label}: edge stage (~5k-edge batches, seen check)", o["edges"], None),
+                    (f"graph.writeback, {label}: until the new run is visible (+ ids, emb_gnn, flip)", o["visible"],
+                     None),
+                    (f"graph.writeback, {label}: end to end (+ retire previous run's edges)", o["total"], o["cpu"])]
+            for name, ts, cpu in series:
                 rows.append((case, name, n_ours, statistics.median(ts), min(ts), statistics.median(base_times),
                              statistics.median(cpu) if cpu else None))
-            rows.append((case, f"stage seconds of the last run: {stages}", None, None, None, None, None))
+            rows.append((case, f"stage seconds of the last run ({DEFAULT_WORKERS} sessions): {stages}",
+                         None, None, None, None, None))
     load_after = os.getloadavg()
     lines = [
         "# Write-back benchmark (`bench/writeback.py`)", "",
+        f"Command: `.venv/bin/python bench/writeback.py --repeat {repeat}`", "",
         "Data: MovieLens-100K (ingestion pipeline, no embeddings, no KG topics: 943 users, 1,682 movies, 19 genre "
         "topics) in a throwaway Neo4j 5.26 (heap 1g, page cache 512m); random run directories (unseen "
         f"recommendations, 64-d embeddings). {repeat} timed runs per case after one warm-up, baseline and "
-        f"graph.writeback interleaved. Machine: {os.cpu_count()} cores, Python {platform.python_version()}, load "
+        f"graph.writeback (1 and {DEFAULT_WORKERS} write sessions) interleaved. Machine: {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, load "
         f"average {load_before[0]:.1f} before / {load_after[0]:.1f} after (shared box: other jobs ran at the same "
         "time).", "",
         "| case | method | relationships | median s | best s | rel/s (median) | rel/s (best) | vs baseline (median) "

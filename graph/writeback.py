@@ -263,7 +263,8 @@ def load_run(run: str | Path, snapshot: Path | None = None) -> RunOutputs:
                          file=str(info_path), field="snapshot", value=str(snap_path))
     snap = Snapshot.load(snap_path)
     node_ids = {lb: snap.node_ids.get(lb, np.empty(0, dtype=object)) for lb in (USER, CONTENT, TOPIC)}
-    out = RunOutputs(path=path, info=info, node_ids=node_ids, pseudonymised=bool(snap.manifest.get("pseudonymised")))
+    out = RunOutputs(path=path, info=info, node_ids=node_ids,
+                     pseudonymised=bool(snap.manifest.get("pseudonymised")))
     dim = out.emb_dim
     for label in EMB_LABELS:
         emb_path = path / "embeddings" / f"{label}.npy"
