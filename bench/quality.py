@@ -46,7 +46,7 @@ from gnn.data import CT, TrainData, build_data  # noqa: E402
 from gnn.evaluate import evaluate_models  # noqa: E402
 
 MF_GRID = [{"lr": lr, "l2": l2} for lr in (0.002, 0.005, 0.01) for l2 in (1e-4, 1e-3, 1e-2)]
-GNN_GRID = [{"lr": lr, "l2": l2} for lr in (0.005, 0.01) for l2 in (0.0, 1e-4)]
+GNN_GRID = [{"lr": lr, "l2": l2} for lr in (0.005, 0.01) for l2 in (1e-4, 1e-3, 1e-2)]
 MARGIN = 0.05  # "clearly above" = at least 5 % relative NDCG@20 over BPR-MF
 
 
