@@ -11,6 +11,7 @@ from flask import Blueprint, request
 
 from api.context import current_config, current_graph, requires
 from api.errors import ApiProblem
+from api.feedback import current_feedback
 from api.params import MAX_ID_LENGTH, known
 from graph import read
 from graph.errors import InputError
@@ -87,7 +88,7 @@ def post_events():
     users = sorted({e["user"] for e in events})
     before = {u: _interest_map(u) for u in users}
     try:
-        stored = record_events(current_graph(), events)
+        stored = record_events(current_graph(), events, current_feedback().weights)
     except UnknownEntityError as e:
         raise ApiProblem(404, f"{e.kind}_not_found", f"no {e.kind} with id {e.ids[0]!r}", param=e.kind) from None
     changed = [{"user": u, "interests": _changes(before[u], _interest_map(u))} for u in users]

@@ -247,9 +247,11 @@ def record_event(g: Graph, user_id: Any, content_id: Any, kind: Any, ts: Any,
     return {**_as_result(row), "created": created == 1}
 
 
-def record_events(g: Graph, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def record_events(g: Graph, events: Iterable[Mapping[str, Any]],
+                  feedback: Mapping[str, float] | None = None) -> dict[str, Any]:
     """Record a batch of events (mappings with user, content, kind, ts, rating?, weight?) in one
-    transaction: all or nothing. InputError names the index of the first invalid event."""
+    transaction: all or nothing; feedback kinds without a weight take theirs from ``feedback``.
+    InputError names the index of the first invalid event."""
     rows = []
     for i, event in enumerate(events):
         if not isinstance(event, Mapping):
@@ -259,7 +261,8 @@ def record_events(g: Graph, events: Iterable[Mapping[str, Any]]) -> dict[str, An
             raise InputError(f"event {i} has unknown field(s) {sorted(unknown)}", value=event)
         try:
             rows.append(interaction_row(event.get("user"), event.get("content"), event.get("kind"),
-                                        event.get("ts"), event.get("rating"), event.get("weight")))
+                                        event.get("ts"), event.get("rating"), event.get("weight"),
+                                        feedback))
         except InputError as e:
             raise InputError(f"event {i}: {e.reason}", field=e.field, value=e.value) from None
         if len(rows) > MAX_BATCH_EVENTS:

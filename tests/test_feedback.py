@@ -313,3 +313,16 @@ def test_feedback_reaches_training_as_negatives_through_the_export(client, known
     users, content = snap.node_ids["User"], snap.node_ids["Content"]
     positive = {(str(users[u]), str(content[c])) for u, c in zip(pairs.user, pairs.content)}
     assert positive == {("ada", "c2"), ("ben", "c3"), ("ben", "c4"), ("chen", "c5")}   # ada-c1, chen-c2 dropped
+
+
+def test_events_endpoint_uses_the_configured_feedback_weights(app, client, known):
+    """POST /v1/events with a feedback kind and no weight takes the app's FeedbackConfig weight."""
+    default = app.extensions["ikg_feedback"]
+    app.extensions["ikg_feedback"] = FeedbackConfig(weights={"dislike": -0.7})
+    try:
+        event = {"user": "ada", "content": "c4", "kind": "dislike", "ts": "2026-01-05T00:00:00Z"}
+        assert client.post("/v1/events", json=event).status_code == 202
+    finally:
+        app.extensions["ikg_feedback"] = default
+    rows = known.read(FEEDBACK_EDGES, user="ada", target="c4", kinds=["dislike"])
+    assert [r["weight"] for r in rows] == [-0.7]
