@@ -32,7 +32,7 @@ RETURN COUNT { MATCH (c:Content) WHERE c.id STARTS WITH 'movie:' } AS content,
        COUNT { MATCH (:User)-[:INTERACTED]->(m:Content) WHERE m.id STARTS WITH 'movie:' } AS interactions
 """
 GRAPH_COUNTS = """
-RETURN COUNT { MATCH (:User) } AS users, COUNT { MATCH (:Content) } AS content, COUNT { MATCH (:Topic) } AS topics,
+RETURN COUNT { MATCH (:User) } AS users, COUNT { MATCH (:Content) } AS content, COUNT { MATCH (t:Topic) WHERE t.source <> 'discovered' } AS topics,
        COUNT { MATCH (c:Content) WHERE c.emb_text IS NOT NULL } AS embedded,
        COUNT { MATCH (:User)-[:INTERACTED]->(:Content) } AS interactions
 """
@@ -49,7 +49,7 @@ class DemoConfig:
     """Knobs of the demo; defaults reproduce the README's run."""
 
     fresh: bool = False
-    model: str = "sage"
+    model: str = "gcn"                 # the default training config's model (LightGCN-style)
     backend: str = "dgl"
     device: str = "auto"
     epochs: int | None = None
@@ -240,6 +240,21 @@ class Demo(Pipeline):
             overrides["epochs"] = self.cfg.epochs
         return TrainConfig().with_overrides(**overrides)
 
+    def discover_topics(self) -> str:
+        """k-means topics (two levels, c-TF-IDF names) over the content embeddings, then their communities."""
+        from discovery.cluster import DiscoveryConfig
+        from jobs.topics import discover_topics, topic_communities
+
+        outcome = discover_topics(self.g, DiscoveryConfig(), progress=False)
+        communities = topic_communities(self.g)
+        return (f"{len(outcome.hierarchy.leaves)} topics in {len(outcome.hierarchy.parents)} groups, "
+                f"{communities.n_communities} communities ({communities.backend})")
+
+    def _topics_done(self) -> bool:
+        from graph import topics as gt
+
+        return gt.active_run(self.g) is not None
+
     def evaluate(self) -> str:
         from gnn.evaluate import run_evaluation
 
@@ -302,6 +317,7 @@ class Demo(Pipeline):
                        lambda: self.ingest_counted(self.cfg.dataset, "dataset_counts"))
         if self.cfg.sample:
             self.stage("ingest multimodal sample", self._sample_done, self._ingest_sample)
+        self.stage("discover topics", self._topics_done, self.discover_topics)
         self.stage("export snapshot", self.snapshot_done, self.export)
         self.stage(f"train {self.cfg.model} ({self.cfg.backend})", self.run_done, self.train)
         self.stage("evaluate vs baselines", self._eval_done, self.evaluate)

@@ -36,9 +36,13 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
     result = Demo(graph, cfg).run()
 
     names = [s.name for s in result.stages]
-    assert names == ["apply schema", "ingest world", "export snapshot", "train sage (dgl)",
+    assert names == ["apply schema", "ingest world", "discover topics", "export snapshot", "train gcn (dgl)",
                      "evaluate vs baselines", "write back interests", "report"]
     assert not any(s.skipped for s in result.stages[1:])
+
+    discovered = graph.read("MATCH (t:Topic {source: 'discovered'}) RETURN count(t) AS n, "
+                            "count(t.community) AS communities, all(x IN collect(t.name) WHERE x <> '') AS named")[0]
+    assert discovered["n"] > 0 and discovered["communities"] > 0 and discovered["named"]
 
     edges = graph.read(ACTIVE_EDGES)[0]
     assert edges["run_id"] == result.run_id
@@ -46,7 +50,7 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
 
     run_dir = tmp_path / "home" / "var" / "runs" / result.run_id
     rows = json.loads((run_dir / "eval" / "rows.json").read_text())
-    assert [r["model"] for r in rows] == ["sage (this run)", "pop", "bprmf"]
+    assert [r["model"] for r in rows] == ["gcn (this run)", "pop", "bprmf"]
 
     html = result.report.read_text()
     for section in ("Dataset", "Training", "Evaluation against baselines", "Interest map",
@@ -65,4 +69,4 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
     assert len(body["items"]) == 3
 
     again = Demo(graph, cfg).run()  # a rerun skips every data stage
-    assert [s.skipped for s in again.stages[1:]] == [True] * 6
+    assert [s.skipped for s in again.stages[1:]] == [True] * 7
