@@ -32,7 +32,7 @@ RETURN COUNT { MATCH (c:Content) WHERE c.id STARTS WITH 'movie:' } AS content,
        COUNT { MATCH (:User)-[:INTERACTED]->(m:Content) WHERE m.id STARTS WITH 'movie:' } AS interactions
 """
 GRAPH_COUNTS = """
-RETURN COUNT { MATCH (:User) } AS users, COUNT { MATCH (:Content) } AS content, COUNT { MATCH (t:Topic) WHERE t.source <> 'discovered' } AS topics,
+RETURN COUNT { MATCH (:User) } AS users, COUNT { MATCH (:Content) } AS content, COUNT { MATCH (t:Topic) WHERE coalesce(t.source, '') <> 'discovered' } AS topics,
        COUNT { MATCH (c:Content) WHERE c.emb_text IS NOT NULL } AS embedded,
        COUNT { MATCH (:User)-[:INTERACTED]->(:Content) } AS interactions
 """
