@@ -185,8 +185,9 @@ def test_demo_keeps_its_stages_on_the_shared_pipeline(tmp_path, monkeypatch):
     monkeypatch.setattr(Pipeline, "stage", lambda self, name, done, run: seen.append(name))
     demo = Demo(object(), DemoConfig(state_dir=tmp_path))
     result = demo.run()
-    assert seen == ["apply schema", "ingest MovieLens-100K", "ingest multimodal sample", "export snapshot",
-                    "train gcn (dgl)", "evaluate vs baselines", "write back interests", "report", "start API"]
+    assert seen == ["apply schema", "ingest MovieLens-100K", "ingest multimodal sample", "discover topics",
+                    "export snapshot", "train gcn (dgl)", "evaluate vs baselines", "write back interests", "report",
+                    "start API"]
     assert result.stages is demo.stages
     assert demo.train_config().model == "gcn" and demo.name == "demo"
 
