@@ -383,7 +383,7 @@ def run_size(users: int, work: Path, args: argparse.Namespace) -> dict:
     spec = {"users": users, "world": str(base / "world"), "snapshot": str(base / "snapshot"),
             "runs": str(base / "runs")}
     entry = {"users": users, "content": users // USERS_PER_ITEM, "heap": heap, "pagecache": pagecache,
-             "load_before": os.getloadavg(), "stages": {}}
+             "load_before": os.getloadavg(), "stages": {}, "caps": [args.mem_cap_gb, args.time_cap_min]}
     if args.ingest_chunk_users:
         spec["chunk_users"] = args.ingest_chunk_users
         entry["label"] = f"{users:,} users (ingest in slices of {args.ingest_chunk_users:,} users)"
@@ -431,9 +431,14 @@ def _plot(results: list[dict]) -> None:
                if stage in r["stages"] and "error" not in r["stages"][stage]]
         if pts:
             ax_t.plot(*zip(*pts), marker="o", label=stage)
-    for key, label in (("py_peak_mb", "Python peak (max over stages)"), ("neo4j_peak_mb", "Neo4j peak")):
-        pts = [(r["users"], max(s.get(key) or 0 for s in r["stages"].values())) for r in results]
-        ax_m.plot(*zip(*pts), marker="o", label=label)
+    for key, label in (("py_peak_mb", "Python peak (max over completed stages)"), ("neo4j_peak_mb", "Neo4j peak")):
+        pts = [(r["users"], max((s.get(key) or 0 for s in r["stages"].values() if "error" not in s), default=0))
+               for r in results if "error" not in r["stages"].get("ingest", {"error": "not reached"})]
+        ax_m.plot(*zip(*pts), marker="o", label=label + " (sizes whose ingest completed)")
+    killed = [(r["users"], s["py_peak_mb"]) for r in results for s in r["stages"].values()
+              if "killed" in s.get("error", "")]
+    if killed:
+        ax_m.plot(*zip(*killed), "rx", markersize=10, label="Python RSS when a stage was killed at its cap")
     for ax, ylabel in ((ax_t, "seconds"), (ax_m, "peak RSS, MB")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -441,6 +446,7 @@ def _plot(results: list[dict]) -> None:
         ax.set_ylabel(ylabel)
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
+    ax_m.legend(fontsize=7, loc="lower right")
     ax_t.set_title("Wall time per stage (completed stages)")
     ax_m.set_title("Peak memory")
     fig.tight_layout()
@@ -457,11 +463,12 @@ def render(data: dict) -> str:
     results = sorted(data["sizes"].values(), key=lambda r: (r["users"], r.get("label", "")))
     rows = [f"| {r.get('label') or format(r['users'], ',')} | {r['content']:,} | "
             f"{fmt_num(r['stages'].get('generate', {}).get('detail', {}).get('interactions'))} | "
-            f"{r['heap']} / {r['pagecache']} | {fmt_num(r.get('store_mb'))} / {fmt_num(r.get('txlog_mb'))} | "
+            f"{r['heap']} / {r['pagecache']} | {r['caps'][0]:g} GiB, {r['caps'][1]:g} min | "
+            f"{fmt_num(r.get('store_mb'))} / {fmt_num(r.get('txlog_mb'))} | "
             f"{_load(r['load_before'])} → "
             f"{_load(r['load_after'])} | {r.get('date', '')} |" for r in results]
-    sizes = "\n".join(["| users | items | interactions | Neo4j heap / page cache | store / tx log MB at the end | "
-                       "load avg before → after | run (UTC) |", "|---:|---:|---:|---|---:|---|---|", *rows])
+    sizes = "\n".join(["| users | items | interactions | Neo4j heap / page cache | caps (child RSS, time per stage) | "
+                       "store / tx log MB at the end | load avg before → after | run (UTC) |", "|---:|---:|---:|---|---|---:|---|---|", *rows])
     details = []
     for r in results:
         for stage in ("ingest", "export", "train", "write-back"):
@@ -494,7 +501,7 @@ def render(data: dict) -> str:
         "the rest of `train_run` (validation and test full ranking, embeddings, top-10 topics and top-50 items "
         "per user). Each stage runs in its own child process; Python peak = the child's `ru_maxrss`, Neo4j "
         "peak = the server's `VmHWM` reset before the stage (and a 0.5 s `VmRSS` poll). "
-        f"Caps: child RSS {data['mem_cap_gb']:g} GiB, {data['time_cap_min']:g} min per stage.", "",
+        "A stage over its caps (per size below) is killed and marked in the table.", "",
         sizes, "",
         "## Stage × size", "",
         "Cell: wall seconds, rate (per wall second), Python peak RSS of the stage's process, Neo4j peak RSS during "
@@ -509,7 +516,7 @@ def render(data: dict) -> str:
         "## Encoders (not part of the pipeline runs above)", "",
         "Measured in this run with `bench/encoders.py` (MovieLens texts, scikit-image photos, synthesised clips). "
         "The encoding time at each size is an **extrapolation** (items / measured items/s), not a measurement:", "",
-        *enc, "",
+        *[ln for ln in enc if not ln.startswith("#")], "",
         "## Stage details", "", *details, ""])
 
 
