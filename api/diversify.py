@@ -57,6 +57,7 @@ def rerank(g: Graph, result: dict[str, Any], k: int, params: Diversify) -> dict[
     relevance = np.linspace(1.0, 0.0, num=len(items), endpoint=False)
     chosen = [items[j] for j in mmr(relevance, vectors, k, params.diversity, topics, params.per_topic_cap)]
     strategies = list(dict.fromkeys(i["strategy"] for i in chosen))
-    return {**result, "items": chosen, "strategy": strategies[0] if strategies else None, "strategies": strategies,
+    strategy = result["strategy"] if "personal_share" in result else (strategies[0] if strategies else None)
+    return {**result, "items": chosen, "strategy": strategy, "strategies": strategies,
             "rerank": {"diversity": params.diversity, "per_topic_cap": params.per_topic_cap,
                        "embedding": DEFAULT_EMBEDDING, "candidates": len(items)}}

@@ -7,6 +7,15 @@ aggregation, so the API needs no torch) → ``similar_content:emb_text`` (new co
 interactions is reached through its text embedding) → ``declared`` (popular content of declared
 topics) → ``topic_popularity`` (decayed topics) → ``cohort_popularity`` (users sharing attributes)
 → ``global_popularity``. Popularity counts only positive interactions (weight >= 0, not a feedback kind).
+
+Blend: a user the model has no list for, but who has positive interactions, gets the personal rungs
+(those ranked from the user's own history: ``inductive_gnn``, ``similar_content:emb_text``,
+``topic_popularity``, each filling what the one before left) fused with the population rungs
+(``declared``, ``cohort_popularity``, ``global_popularity``, likewise) by weighted reciprocal-rank fusion
+(``blend``), the personal share growing with the user's positive interactions n as
+n / (n + BLEND_HALF). With one interaction the list is mostly the population rungs', re-ranked towards
+items both agree on; the personal rungs take over as history accumulates. On MovieLens-100K the personal
+rungs alone are below popularity with 1-5 interactions (``bench/results/cold_start.md``).
 """
 from __future__ import annotations
 
@@ -22,6 +31,9 @@ INDUCTIVE_SEEDS = 50        # most recent positive items averaged into the induc
 AGE_BUCKET_YEARS = 10       # cohort: same age bucket (age // 10) ...
 COHORT_ATTRIBUTES = ("age", "occupation", "gender")
 COHORT_MIN_MATCH = 2        # ... users sharing at least this many attributes (fewer if the user has fewer)
+PERSONAL = ("inductive_gnn", "similar_content:emb_text", "topic_popularity")   # from the user's own history
+BLEND_HALF = 20.0           # personal share = n / (n + BLEND_HALF) for n positive interactions: half at 20
+RRF_K = 60                  # reciprocal-rank fusion constant: 1 / (RRF_K + rank)
 
 
 def cohort_match(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
@@ -67,3 +79,42 @@ def demote(items: Sequence[dict[str, Any]], demoted: Collection[str], factor: fl
 def pool_size(k: int, has_demotions: bool, factor: float, cap: int) -> int:
     """Candidates to fetch for k results: k, or enough that demoted items can sink below k."""
     return min(max(k, math.ceil(k / factor)), max(k, cap)) if has_demotions else k
+
+
+def personal_share(positives: int, half: float = BLEND_HALF) -> float:
+    """Weight of the personal rungs in the blend for a user with ``positives`` positive interactions."""
+    if half <= 0:
+        raise ValueError(f"blend half must be > 0, got {half}")
+    return positives / (positives + half) if positives > 0 else 0.0
+
+
+def blend(personal: Sequence[dict[str, Any]], fallback: Sequence[dict[str, Any]], share: float, n: int,
+          rrf_k: int = RRF_K) -> list[dict[str, Any]]:
+    """Top ``n`` of two rankings fused by weighted reciprocal rank:
+    ``share / (rrf_k + rank_personal) + (1 - share) / (rrf_k + rank_fallback)`` (1-based; an item absent
+    from a list gets nothing from it); ties keep personal order, then fallback order. An item in both
+    lists is the personal one with ``strategy`` "<personal>+<fallback>"."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"blend share must be in [0, 1], got {share}")
+    fused: dict[Any, list] = {}
+    for pos, item in enumerate(personal):
+        fused.setdefault(item["id"], [0.0, pos, len(fallback), dict(item)])[0] += share / (rrf_k + pos + 1)
+    for pos, item in enumerate(fallback):
+        entry = fused.get(item["id"])
+        if entry is None:
+            fused[item["id"]] = [(1 - share) / (rrf_k + pos + 1), len(personal), pos, dict(item)]
+        else:
+            entry[0] += (1 - share) / (rrf_k + pos + 1)
+            entry[2] = min(entry[2], pos)
+            if "+" not in entry[3]["strategy"]:
+                entry[3]["strategy"] = f"{entry[3]['strategy']}+{item['strategy']}"
+    ranked = sorted(fused.values(), key=lambda e: (-e[0], e[1], e[2]))
+    return [e[3] for e in ranked[:n]]
+
+
+def blend_name(items: Sequence[dict[str, Any]]) -> str | None:
+    """The blend's name, "<first personal rung>+<first fallback rung>" over ``items``' strategies."""
+    rungs = [r for i in items for r in i["strategy"].split("+")]
+    personal = next((r for r in rungs if r in PERSONAL), None)
+    fallback = next((r for r in rungs if r not in PERSONAL), None)
+    return "+".join(r for r in (personal, fallback) if r) or None

@@ -526,50 +526,68 @@ RETURN collect(c.id) AS ids
 
 
 def recommendation_candidates(g: Graph, user_id: str, n: int, *, topic: str | None, exclude_seen: bool,
-                              half_life_days: float, state: UserState | None = None) -> dict[str, Any] | None:
-    """Up to ``n`` candidates down the ladder (graph.coldstart), each with id, score and strategy, in ladder
-    order; ``demoted`` lists the ids feedback demotes (not yet applied). None: unknown user."""
+                              half_life_days: float, state: UserState | None = None,
+                              blend_half: float = coldstart.BLEND_HALF) -> dict[str, Any] | None:
+    """Up to ``n`` candidates down the ladder (graph.coldstart), each with id, score and strategy: the
+    model's list then the other rungs in order, or, for a user without one, the personal rungs blended
+    with the rest (``personal_share`` says how much; None when no blend); ``demoted`` lists the ids
+    feedback demotes (not yet applied). None: unknown user."""
     state = state or user_state(g, user_id)
     if state is None:
         return None
     params = {"user": user_id, "topic": topic, "exclude_seen": exclude_seen,
               "blocked_kinds": list(BLOCKING_KINDS), "feedback_kinds": list(FEEDBACK_KINDS)}
-    items: list[dict[str, Any]] = []
 
-    def add(strategy: str, query: LiteralString, **more: Any) -> None:
-        if len(items) >= n:
-            return
-        for item in g.read(query, k=n - len(items), skip=[i["id"] for i in items], **params, **more):
-            items.append({**_compact(item), "strategy": strategy})
+    def fill(rungs: list[tuple[str, LiteralString, dict[str, Any]]],
+             items: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        items = list(items or [])
+        for strategy, query, more in rungs:
+            if len(items) >= n:
+                break
+            for item in g.read(query, k=n - len(items), skip=[i["id"] for i in items], **params, **more):
+                items.append({**_compact(item), "strategy": strategy})
+        return items
 
-    if state.run is not None:
-        add("model", REC_MODEL, run_id=state.run["id"])
+    rungs: list[tuple[str, LiteralString, dict[str, Any]]] = []    # the ladder below the model, in order
     if state.positives:
         gnn, text = vector_property(CONTENT, "emb_gnn"), vector_property(CONTENT, "emb_text")
-        add("inductive_gnn", REC_INDUCTIVE, prop=gnn.prop, index=gnn.index_name, seeds=coldstart.INDUCTIVE_SEEDS,
-            fetch=min(4 * n + 10, MAX_VECTOR_FETCH))
-        add("similar_content:emb_text", REC_SIMILAR, prop=text.prop, index=text.index_name, seeds=SIMILAR_SEEDS,
-            fetch=min(4 * n + 10, MAX_VECTOR_FETCH))
+        fetch = min(4 * n + 10, MAX_VECTOR_FETCH)
+        rungs += [("inductive_gnn", REC_INDUCTIVE, {"prop": gnn.prop, "index": gnn.index_name,
+                                                    "seeds": coldstart.INDUCTIVE_SEEDS, "fetch": fetch}),
+                  ("similar_content:emb_text", REC_SIMILAR, {"prop": text.prop, "index": text.index_name,
+                                                             "seeds": SIMILAR_SEEDS, "fetch": fetch})]
     if state.declared:
-        add("declared", REC_DECLARED, declared=[{"topic": d["topic"], "weight": d["weight"]} for d in state.declared])
+        rungs.append(("declared", REC_DECLARED, {
+            "declared": [{"topic": d["topic"], "weight": d["weight"]} for d in state.declared]}))
     if state.positives:
-        add("topic_popularity", REC_TOPIC_POPULARITY, half_life_s=half_life_days * SECONDS_PER_DAY,
-            suppressed=list(state.suppressed))
+        rungs.append(("topic_popularity", REC_TOPIC_POPULARITY, {
+            "half_life_s": half_life_days * SECONDS_PER_DAY, "suppressed": list(state.suppressed)}))
     min_match = coldstart.cohort_threshold(state.attributes)
     if min_match:
-        add("cohort_popularity", REC_COHORT_POPULARITY, min_match=min_match, age_bucket=coldstart.AGE_BUCKET_YEARS)
-    add("global_popularity", REC_GLOBAL_POPULARITY)
+        rungs.append(("cohort_popularity", REC_COHORT_POPULARITY,
+                      {"min_match": min_match, "age_bucket": coldstart.AGE_BUCKET_YEARS}))
+    rungs.append(("global_popularity", REC_GLOBAL_POPULARITY, {}))
+    model = fill([("model", REC_MODEL, {"run_id": state.run["id"]})]) if state.run is not None else []
+    personal = [] if model else fill([r for r in rungs if r[0] in coldstart.PERSONAL])
+    share = coldstart.personal_share(state.positives, blend_half) if personal else None
+    if personal:    # no model list: personal rungs blended with the others (graph.coldstart.blend)
+        items = coldstart.blend(personal, fill([r for r in rungs if r[0] not in coldstart.PERSONAL]), share, n)
+    else:
+        items = fill(rungs, model)
     demoted = set(state.skipped)
     if state.suppressed and items:
         demoted |= set(g.read(IN_TOPICS, ids=[i["id"] for i in items], topics=list(state.suppressed))[0]["ids"])
-    return {"run": state.run, "items": items, "demoted": sorted(demoted & {i["id"] for i in items})}
+    return {"run": state.run, "items": items, "demoted": sorted(demoted & {i["id"] for i in items}),
+            "personal_share": share}
 
 
 def recommendations(g: Graph, user_id: str, k: int, *, topic: str | None, exclude_seen: bool,
                     half_life_days: float, feedback: FeedbackConfig = FeedbackConfig(),
                     max_candidates: int = 400) -> dict[str, Any] | None:
     """Top-k content down the ladder (graph.coldstart), feedback demotions applied; each item names its
-    strategy, ``strategy`` the first item's. None: unknown user."""
+    strategy (an item both blended rungs ranked: "<personal>+<fallback>"); ``strategy`` is the first
+    item's, or the blend's name (e.g. "inductive_gnn+cohort_popularity") with its ``personal_share``.
+    None: unknown user."""
     state = user_state(g, user_id)
     if state is None:
         return None
@@ -578,7 +596,10 @@ def recommendations(g: Graph, user_id: str, k: int, *, topic: str | None, exclud
                                       half_life_days=half_life_days, state=state)
     items = coldstart.demote(found["items"], set(found["demoted"]), feedback.demote_factor)[:k]
     strategies = list(dict.fromkeys(i["strategy"] for i in items))
-    return {"run": state.run, "strategy": strategies[0] if strategies else None, "strategies": strategies,
+    share = found["personal_share"]
+    strategy = coldstart.blend_name(items) if share is not None else (strategies[0] if strategies else None)
+    return {"run": state.run, "strategy": strategy, "strategies": strategies,
+            **({"personal_share": round(share, 4)} if share is not None else {}),
             "suppressed_topics": list(state.suppressed), "items": items}
 
 

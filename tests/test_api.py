@@ -148,8 +148,8 @@ def test_recommendations_topic_filter(client):
 
 
 def test_recommendations_for_user_without_model_edges_use_similar_content(client):
-    body = get(client, "/v1/users/chen/recommendations?k=2")
-    assert body["strategy"] == "similar_content:emb_text"
+    body = get(client, "/v1/users/chen/recommendations?k=2")     # blended with popularity (graph.coldstart)
+    assert body["strategy"] == "similar_content:emb_text+global_popularity"
     assert [i["id"] for i in body["items"]] == ["c1", "c3"]
     assert body["items"][0]["score"] == pytest.approx(COSINE["c2~c1"], abs=1e-3)
 
@@ -158,7 +158,7 @@ def test_recommendations_topic_popularity_without_embeddings(client, graph):
     graph.write("MATCH (c:Content) REMOVE c.emb_text")
     body = get(client, "/v1/users/chen/recommendations?k=3")
     assert [(i["id"], i["strategy"]) for i in body["items"]] == [
-        ("c1", "topic_popularity"), ("c3", "global_popularity"), ("c4", "global_popularity")]
+        ("c1", "topic_popularity+global_popularity"), ("c3", "global_popularity"), ("c4", "global_popularity")]
     assert body["items"][0]["score"] == pytest.approx(0.4 * math.log(2))
 
 

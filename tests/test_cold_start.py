@@ -50,11 +50,12 @@ def test_rung_model(client):
 
 
 def test_rung_inductive_gnn_then_new_content_by_text_embedding(client):
-    body = recs(client, "chen")
+    body = recs(client, "chen")      # no model list, 2 positives: personal rungs blended with popularity
     assert [(i["id"], i["strategy"]) for i in body["items"]] == [
-        ("c1", "inductive_gnn"), ("c3", "inductive_gnn"), ("c4", "inductive_gnn"),
-        ("c6", "similar_content:emb_text")]
-    assert body["strategy"] == "inductive_gnn"
+        ("c1", "inductive_gnn+global_popularity"), ("c3", "inductive_gnn+global_popularity"),
+        ("c4", "inductive_gnn+global_popularity"), ("c6", "similar_content:emb_text+global_popularity")]
+    assert body["strategy"] == "inductive_gnn+global_popularity"
+    assert body["personal_share"] == pytest.approx(coldstart.personal_share(2), abs=1e-4)
     q = coldstart.inductive_query(np.array([[1.0, 1.0], [0.0, 1.0]]))
     cosine = q[0] / np.linalg.norm(q)
     assert body["items"][0]["score"] == pytest.approx((1 + cosine) / 2, abs=5e-3)   # index score ~ (1+cos)/2
@@ -123,3 +124,46 @@ def test_demote_and_pool_size():
 def test_inductive_query_is_the_mean_of_unit_vectors():
     q = coldstart.inductive_query(np.array([[3.0, 0.0], [0.0, 0.5]]))
     assert q.tolist() == [0.5, 0.5]
+
+
+def test_personal_share_grows_with_interactions():
+    assert coldstart.personal_share(0) == 0.0
+    assert coldstart.personal_share(1, half=5) == pytest.approx(1 / 6)
+    assert coldstart.personal_share(5, half=5) == 0.5
+    assert coldstart.personal_share(95, half=5) == 0.95
+    with pytest.raises(ValueError, match="half"):
+        coldstart.personal_share(1, half=0)
+
+
+def rung(ids, strategy):
+    return [{"id": i, "strategy": strategy} for i in ids]
+
+
+def test_blend_is_weighted_reciprocal_rank_fusion():
+    personal, population = rung("abc", "inductive_gnn"), rung("cda", "cohort_popularity")
+    ids = lambda items: [i["id"] for i in items]   # noqa: E731
+    assert ids(coldstart.blend(personal, population, 1.0, 4)) == ["a", "b", "c", "d"]
+    assert ids(coldstart.blend(personal, population, 0.0, 4)) == ["c", "d", "a", "b"]
+    # equal shares: a and c (in both lists) tie and keep personal order; b and d tie likewise
+    half = coldstart.blend(personal, population, 0.5, 3)
+    assert [(i["id"], i["strategy"]) for i in half] == [
+        ("a", "inductive_gnn+cohort_popularity"), ("c", "inductive_gnn+cohort_popularity"), ("b", "inductive_gnn")]
+    # a small personal share only re-ranks within reach of the population list: b (personal #2) stays last
+    assert ids(coldstart.blend(personal, population, 1 / 6, 4)) == ["c", "a", "d", "b"]
+    assert coldstart.blend_name(half) == "inductive_gnn+cohort_popularity"
+    with pytest.raises(ValueError, match="share"):
+        coldstart.blend(personal, population, 1.5, 3)
+
+
+def test_blend_beats_a_noisy_personal_ranking_on_planted_preferences():
+    """A user with 1 interaction: the personal rung is mostly noise, the population rung mostly right.
+    Filling rung by rung returns the noise; the blend stays close to the population list's hits."""
+    rng = np.random.default_rng(0)
+    liked = set(range(10))                                  # truth: items 0-9
+    population = rung([int(i) for i in np.r_[np.arange(8), 50 + np.arange(12)]], "global_popularity")
+    noise = rng.permutation(np.arange(20, 200))[:18]
+    personal = rung([int(i) for i in np.r_[noise[:9], 8, noise[9:]]], "inductive_gnn")   # one hit at rank 10
+    share = coldstart.personal_share(1)
+    top = [i["id"] for i in coldstart.blend(personal, population, share, 10)]
+    filled = [i["id"] for i in personal][:10]
+    assert len(liked & set(top)) >= len(liked & {i["id"] for i in population[:10]}) > len(liked & set(filled))
