@@ -377,7 +377,8 @@ def write_results(args, results, n_cold, n_eval, train_s, run_metrics, timing, t
         f"Users {n_users:,}, movies {n_items:,}; {n_cold} users (10 %, seed {args.seed}) held out of training "
         f"entirely, {n_eval} of them with a positive interaction after their 5th (evaluated). Model: {args.model}, "
         f"lr {args.lr}, batch {args.batch_size:,}, at most {args.epochs} epochs (patience {args.patience}), "
-        f"dgl on cpu; training {train_s:.0f} s{' (reused run, timed when it was trained)' if args.reuse else ''}, best epoch {run_metrics.get('best_epoch')} (warm users' "
+        f"dgl on cpu; training {train_s:.0f} s{' (reused run, timed when it was trained)' if args.reuse else ''}, "
+        f"best epoch {run_metrics.get('best_epoch')} (warm users' "
         f"temporal test NDCG@{K} {run_metrics.get('test', {}).get(f'ndcg@{K}', float('nan')):.4f}). "
         f"Truth: positive interactions after the 5th (same set in every "
         f"bucket); revealed items excluded from ranking. Full ranking over all movies.", "",
