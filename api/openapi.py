@@ -113,8 +113,9 @@ def spec(cfg: ApiConfig | None = None) -> dict[str, Any]:
                     "maximal-marginal-relevance re-ranking over emb_text (0 = off, 1 = most diverse)"),
              _param("per_topic_cap", "query", {"type": "integer", "minimum": 1, "maximum": lim},
                     "at most this many items per topic (the list may be shorter than k)")],
-            _ok(f"items; strategies, in ladder order: {', '.join(STRATEGIES)}; feedback applied (blocked items "
-                "never shown, demoted items marked demoted)"))},
+            _ok(f"items; strategies, in ladder order: {', '.join(STRATEGIES)}; a user without a model list "
+                "gets the personal rungs blended with the population rungs (strategy '<personal>+<population>', "
+                "personal_share); feedback applied (blocked items never shown, demoted items marked demoted)"))},
         "/v1/users/{id}/similar": {"get": _op(
             "Nearest users by embedding (vector index)",
             [user, k, _param("modality", "query", {"type": "string", "enum": list(USER_MODALITIES)},
