@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,10 +19,10 @@ import numpy as np
 from tqdm import tqdm
 
 from graph.db import Graph, batched
-from graph.errors import ConfigError
+from graph.errors import ConfigError, InputError
 from graph.events import MERGE_INTERACTIONS
 from graph.feedback import REPLACE_DECLARED
-from graph.model import CONTENT, FOLLOWS, INTERACTED, vector_property
+from graph.model import CONTENT, FOLLOWS, INTERACTED, TOPIC, USER, vector_property
 from graph.settings import var_dir
 from ingestion import queries as q
 from ingestion.embed.behavior import Activity
@@ -29,8 +30,9 @@ from ingestion.embed.cache import EmbeddingCache, file_key, text_key
 from ingestion.embed.registry import DEFAULTS, get_encoder
 from ingestion.media import load_audio, load_image
 from ingestion.quarantine import ErrorPolicy
-from ingestion.readers import read_dataset
-from ingestion.records import MAX_TEXT_CHARS, MODALITIES, TABLES, ContentRec, Dataset, Source
+from ingestion.readers import Tables
+from ingestion.records import (MAX_TEXT_CHARS, MODALITIES, TABLES, ContentRec, Dataset, DeclaredRec, Source,
+                               TopicRec)
 
 logger = logging.getLogger(__name__)
 
@@ -132,10 +134,84 @@ def _dedupe_nodes(records: list, table: str, policy: ErrorPolicy) -> list:
     return out
 
 
-def _dedupe_edges(records: list, key: Callable[[Any], Any]) -> tuple[list, int]:
-    """Keep the last record per key (the MERGE would collapse them anyway)."""
-    last = {key(r): r for r in records}
-    return list(last.values()), len(records) - len(last)
+class _Seen(ErrorPolicy):
+    """Policy of the write pass: its bad rows were rejected by the validation pass already."""
+
+    def reject(self, table: str, error: InputError, raw: Any = None) -> None:
+        return None
+
+
+_QUIET = _Seen()
+WRITE_ORDER = ("content_topics", "follows", "interactions", "declared_interests")
+
+
+class KeyLog:
+    """Hashes of the keys of one edge table, to find keys given more than once without keeping the keys
+    (8 bytes a row); ``close`` keeps only the hashes seen twice or more."""
+
+    def __init__(self) -> None:
+        self._hashes = array("q")
+        self.repeated: set[int] = set()
+
+    def add(self, key: tuple) -> None:
+        self._hashes.append(hash(key))
+
+    def close(self) -> None:
+        h = np.sort(np.frombuffer(self._hashes, dtype=np.int64))
+        self.repeated = set(np.unique(h[1:][h[1:] == h[:-1]]).tolist())
+        self._hashes = array("q")
+
+    def maybe_repeated(self, key: tuple) -> bool:
+        """False: the key occurs once in the table; True: it may occur more often (or share a hash)."""
+        return hash(key) in self.repeated
+
+
+# Edge tables, streamed in both passes: the key a MERGE collapses on, and (field, value, label) references.
+EDGE_KEYS: dict[str, Callable[[Any], tuple]] = {
+    "content_topics": lambda r: (r.content, r.topic), "interactions": lambda r: r.key,
+    "follows": lambda r: (r.src_id, r.dst_id), "declared_interests": lambda r: (r.user, r.topic)}
+EDGE_REFS: dict[str, Callable[[Any], tuple[tuple[str, str, str], ...]]] = {
+    "content_topics": lambda r: (("content", r.content, CONTENT), ("topic", r.topic, TOPIC)),
+    "interactions": lambda r: (("user", r.row["user"], USER), ("content", r.row["content"], CONTENT)),
+    "follows": lambda r: (("src", r.src_id, USER), ("dst", r.dst_id, USER)),
+    "declared_interests": lambda r: (("user", r.user, USER), ("topic", r.topic, TOPIC))}
+WHAT = {USER: "user", CONTENT: "content", TOPIC: "topic"}
+
+
+@dataclass
+class Scan:
+    """What the validation pass keeps: the small tables whole, the users' ids, the edge tables' key hashes,
+    and the ids each label is referenced by but the dataset lacks (looked up in the graph)."""
+
+    topics: list[TopicRec] = field(default_factory=list)
+    content: list[ContentRec] = field(default_factory=list)
+    users: dict[str, int] = field(default_factory=dict)          # id → line of the row that defines it
+    keys: dict[str, KeyLog] = field(default_factory=lambda: {t: KeyLog() for t in EDGE_KEYS})
+    pending: dict[str, set[str]] = field(default_factory=lambda: {USER: set(), CONTENT: set(), TOPIC: set()})
+    known: dict[str, set[str]] = field(default_factory=dict)
+
+
+def scan(src: Tables | Dataset, policy: ErrorPolicy) -> Scan:
+    """Validation pass over every table (no writes): parse each row, reject duplicate node ids, log edge keys,
+    note references to ids outside the dataset. Only topics and content are kept as records."""
+    out = Scan()
+    for rec in src.records("users", policy):
+        first = out.users.setdefault(rec.id, rec.src.line)
+        if first != rec.src.line:
+            policy.reject("users", rec.src.error(f"duplicate id {rec.id!r} (first at line {first})", "id", rec.id))
+    out.topics = _dedupe_nodes(list(src.records("topics", policy)), "topics", policy)
+    out.content = _dedupe_nodes(list(src.records("content", policy)), "content", policy)
+    ids = {USER: out.users.keys(), CONTENT: {c.id for c in out.content}, TOPIC: {t.id for t in out.topics}}
+    out.pending[TOPIC] = {t.parent for t in out.topics if t.parent} - ids[TOPIC]
+    for table, key in EDGE_KEYS.items():
+        log, refs = out.keys[table], EDGE_REFS[table]
+        for rec in src.records(table, policy):
+            log.add(key(rec))
+            for _, value, label in refs(rec):
+                if value not in ids[label]:
+                    out.pending[label].add(value)
+        log.close()
+    return out
 
 
 def _existing(g: Graph | None, query: LiteralString, ids: set[str]) -> set[str]:
@@ -147,46 +223,52 @@ def _existing(g: Graph | None, query: LiteralString, ids: set[str]) -> set[str]:
     return found
 
 
-def check_references(ds: Dataset, policy: ErrorPolicy, g: Graph | None) -> None:
-    """Drop (via ``policy``) rows whose user/content/topic is neither in the dataset nor the graph."""
-    users = {u.id for u in ds.users}
-    content = {c.id for c in ds.content}
-    users |= _existing(g, q.EXISTING_USERS, ({i.row["user"] for i in ds.interactions}
-                                             | {f.src_id for f in ds.follows} | {f.dst_id for f in ds.follows}
-                                             | {d.user for d in ds.declared_interests}) - users)
-    content |= _existing(g, q.EXISTING_CONTENT, ({i.row["content"] for i in ds.interactions}
-                                                 | {ct.content for ct in ds.content_topics}) - content)
-    topics_in_graph = _existing(g, q.EXISTING_TOPICS, ({t.parent for t in ds.topics if t.parent}
-                                                       | {ct.topic for ct in ds.content_topics}
-                                                       | {d.topic for d in ds.declared_interests}))
-
-    def keep(table: str, records: list, checks: Callable[[Any], Iterable[tuple[str, str, set[str], str]]]) -> list:
-        out = []
-        for rec in records:
-            for fld, value, known, what in checks(rec):
-                if value not in known:
-                    policy.reject(table, rec.src.error(f"unknown {what} {value!r}", fld, value))
-                    break
-            else:
-                out.append(rec)
-        return out
-
+def resolve_references(sc: Scan, policy: ErrorPolicy, g: Graph | None) -> bool:
+    """Fill ``sc.known`` (dataset ∪ graph ids per label) and drop topics whose parent is unknown;
+    True if some edge row references an id found in neither (a reference pass must reject those rows)."""
+    found = {USER: _existing(g, q.EXISTING_USERS, sc.pending[USER]),
+             CONTENT: _existing(g, q.EXISTING_CONTENT, sc.pending[CONTENT]),
+             TOPIC: _existing(g, q.EXISTING_TOPICS, sc.pending[TOPIC] | {t.id for t in sc.topics})}
     # A topic whose parent is unknown is dropped, and so are (transitively) its own children.
     while True:
-        topics = {t.id for t in ds.topics} | topics_in_graph
-        before = len(ds.topics)
-        ds.topics = keep("topics", ds.topics,
-                         lambda t: [("parent", t.parent, topics, "parent topic")] if t.parent else [])
-        if len(ds.topics) == before:
+        topics = {t.id for t in sc.topics} | found[TOPIC]
+        kept = []
+        for t in sc.topics:
+            if t.parent and t.parent not in topics:
+                policy.reject("topics", t.src.error(f"unknown parent topic {t.parent!r}", "parent", t.parent))
+                sc.pending[TOPIC].add(t.id)  # edges to it must be rejected unless the graph has it
+            else:
+                kept.append(t)
+        if len(kept) == len(sc.topics):
             break
-    ds.content_topics = keep("content_topics", ds.content_topics, lambda r: [
-        ("content", r.content, content, "content"), ("topic", r.topic, topics, "topic")])
-    ds.interactions = keep("interactions", ds.interactions, lambda r: [
-        ("user", r.row["user"], users, "user"), ("content", r.row["content"], content, "content")])
-    ds.follows = keep("follows", ds.follows, lambda r: [
-        ("src", r.src_id, users, "user"), ("dst", r.dst_id, users, "user")])
-    ds.declared_interests = keep("declared_interests", ds.declared_interests, lambda r: [
-        ("user", r.user, users, "user"), ("topic", r.topic, topics, "topic")])
+        sc.topics = kept
+    sc.known = {USER: set(sc.users) | found[USER], CONTENT: {c.id for c in sc.content} | found[CONTENT],
+                TOPIC: {t.id for t in sc.topics} | found[TOPIC]}
+    return any(sc.pending[label] - sc.known[label] for label in sc.pending)
+
+
+def valid_edges(src: Tables | Dataset, table: str, sc: Scan, policy: ErrorPolicy,
+                stats: StageStats | None = None) -> Iterator[Any]:
+    """Stream the records of an edge table whose references are known, each key once (its last record).
+
+    Keys logged as repeated are held back and yielded at the end, so memory grows with repeated keys only."""
+    log, refs, key = sc.keys[table], EDGE_REFS[table], EDGE_KEYS[table]
+    held: dict[tuple, Any] = {}
+    n_held = 0
+    for rec in src.records(table, _QUIET, warn=False):
+        bad = next(((f, v, label) for f, v, label in refs(rec) if v not in sc.known[label]), None)
+        if bad is not None:
+            policy.reject(table, rec.src.error(f"unknown {WHAT[bad[2]]} {bad[1]!r}", bad[0], bad[1]))
+            continue
+        k = key(rec)
+        if log.maybe_repeated(k):
+            held[k] = rec
+            n_held += 1
+            continue
+        yield rec
+    if stats is not None:
+        stats.skipped += n_held - len(held)
+    yield from held.values()
 
 
 def _vector_dims(g: Graph | None) -> dict[str, int]:
@@ -314,21 +396,24 @@ def _vector_problem(vec: np.ndarray, dim: int) -> str | None:
     return None
 
 
-def validate(ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy, g: Graph | None,
-             summary: Summary) -> dict[str, dict[str, tuple[np.ndarray, str]]]:
-    """Dedupe, embed (rejecting unreadable media) and check references; returns the vectors."""
-    ds.users = _dedupe_nodes(ds.users, "users", policy)
-    ds.topics = _dedupe_nodes(ds.topics, "topics", policy)
-    ds.content = _dedupe_nodes(ds.content, "content", policy)
-    vectors = embed_content(ds, cfg, policy, _vector_dims(g), summary) if cfg.embed else {}
-    check_references(ds, policy, g)
-    for name, key in (("content_topics", lambda r: (r.content, r.topic)), ("interactions", lambda r: r.key),
-                      ("follows", lambda r: (r.src_id, r.dst_id)),
-                      ("declared_interests", lambda r: (r.user, r.topic))):
-        kept, dropped = _dedupe_edges(ds.table(name), key)
-        setattr(ds, name, kept)
-        summary.stage(name).skipped += dropped
-    return vectors
+def validate(src: Tables | Dataset, cfg: IngestConfig, policy: ErrorPolicy, g: Graph | None,
+             summary: Summary) -> tuple[Scan, dict[str, dict[str, tuple[np.ndarray, str]]]]:
+    """Everything before the first write: scan, embed (rejecting unreadable media), resolve references and,
+    if some are unknown, reject their rows in a reference pass. Returns the scan and the vectors."""
+    sc = scan(src, policy)
+    for table, n in src.rows_read.items():
+        summary.stage(table).read = n
+    vectors: dict[str, dict[str, tuple[np.ndarray, str]]] = {}
+    if cfg.embed:
+        ds = Dataset(src.name, content=sc.content)
+        vectors = embed_content(ds, cfg, policy, _vector_dims(g), summary)
+        sc.pending[CONTENT] |= {c.id for c in sc.content} - {c.id for c in ds.content}  # rejected: in the graph?
+        sc.content = ds.content
+    if resolve_references(sc, policy, g):
+        for table in WRITE_ORDER:
+            for _ in valid_edges(src, table, sc, policy):
+                pass
+    return sc, vectors
 
 
 # ---------------------------------------------------------------- rows for the write queries
@@ -344,47 +429,82 @@ def content_row(c: ContentRec, vectors: dict[str, tuple[np.ndarray, str]] | None
     return row
 
 
-def _write(g: Graph, query: LiteralString, rows: Sequence[dict[str, Any]], stats: StageStats,
-           batch_size: int, cfg: IngestConfig, created: dict[str, int]) -> None:
+def _write(g: Graph, query: LiteralString, rows: Iterable[dict[str, Any]], stats: StageStats,
+           batch_size: int, cfg: IngestConfig, created: dict[str, int], total: int) -> None:
     started = time.perf_counter()
-    with _bar(len(rows), stats.name, cfg) as bar:
+    with _bar(total, stats.name, cfg) as bar:
         result = g.write_batches(query, rows, batch_size=batch_size, progress=bar.update)
     stats.written += result.rows
     stats.seconds += time.perf_counter() - started
     created["nodes"] = created.get("nodes", 0) + result.nodes_created
     created["relationships"] = created.get("relationships", 0) + result.relationships_created
-    logger.info("%s: %d rows in %.2f s (%.0f rows/s)", stats.name, result.rows, result.seconds, result.rows_per_s)
+    if result.rows:
+        logger.info("%s: %d rows in %.2f s (%.0f rows/s)", stats.name, result.rows, result.seconds,
+                    result.rows_per_s)
 
 
-def write_dataset(g: Graph, ds: Dataset, vectors: dict[str, dict[str, tuple[np.ndarray, str]]] | None,
-                  cfg: IngestConfig, summary: Summary) -> None:
-    """Write every stage in dependency order (nodes before the relationships between them)."""
+def write_dataset(g: Graph, src: Tables | Dataset, sc: Scan,
+                  vectors: dict[str, dict[str, tuple[np.ndarray, str]]] | None, cfg: IngestConfig,
+                  summary: Summary) -> set[str]:
+    """Second pass: write every stage in dependency order (nodes before the relationships between them),
+    streaming users and edges from ``src`` again. Returns the users whose behaviour changed."""
     bs = cfg.batch_size
-    stages: list[tuple[str, LiteralString, list[dict[str, Any]], int]] = [
-        ("topics", q.UPSERT_TOPICS, [{"id": t.id, "props": t.props} for t in ds.topics], bs),
-        ("subtopics", q.UPSERT_SUBTOPICS, [{"id": t.id, "parent": t.parent} for t in ds.topics if t.parent], bs),
-        ("users", q.UPSERT_USERS, [{"id": u.id, "props": u.props, "created_at": u.created_at} for u in ds.users], bs),
-        ("content", q.UPSERT_CONTENT,
-         [content_row(c, vectors.get(c.id, {}) if vectors is not None else None) for c in ds.content],
-         min(bs, cfg.content_batch_size)),
-        ("content_topics", q.UPSERT_CONTENT_TOPICS,
-         [{"content": r.content, "topic": r.topic, "weight": r.weight} for r in ds.content_topics], bs),
-        ("follows", q.UPSERT_FOLLOWS, [{"src": f.src_id, "dst": f.dst_id, "ts": f.ts} for f in ds.follows], bs),
-    ]
-    new, existing = _split_existing(g, [i.row for i in ds.interactions], bs)
-    stages += [("interactions", q.CREATE_INTERACTIONS, _by_user(new), bs),
-               ("interactions", MERGE_INTERACTIONS, _by_user(existing), bs),
-               ("declared_interests", REPLACE_DECLARED, declared_sets(ds), max(1, bs // 100))]
-    summary.stage("subtopics").read = len(stages[1][2])
-    for name, query, rows, size in stages:
-        if rows:
-            _write(g, query, rows, summary.stage(name), size, cfg, summary.created)
+    created = summary.created
+    read = src.rows_read
+    affected: set[str] = set(sc.users)
+    fresh = not g.read(q.ANY_INTERACTION, interacted=INTERACTED)  # before this load's writes
+
+    def stage(name: str) -> StageStats:
+        return summary.stage(name)
+
+    _write(g, q.UPSERT_TOPICS, ({"id": t.id, "props": t.props} for t in sc.topics), stage("topics"), bs, cfg,
+           created, len(sc.topics))
+    subtopics = [{"id": t.id, "parent": t.parent} for t in sc.topics if t.parent]
+    stage("subtopics").read = len(subtopics)
+    _write(g, q.UPSERT_SUBTOPICS, subtopics, stage("subtopics"), bs, cfg, created, len(subtopics))
+    users = ({"id": u.id, "props": u.props, "created_at": u.created_at}
+             for u in src.records("users", _QUIET, warn=False) if sc.users.get(u.id) == u.src.line)
+    _write(g, q.UPSERT_USERS, users, stage("users"), bs, cfg, created, len(sc.users))
+    _write(g, q.UPSERT_CONTENT,
+           (content_row(c, vectors.get(c.id, {}) if vectors is not None else None) for c in sc.content),
+           stage("content"), min(bs, cfg.content_batch_size), cfg, created, len(sc.content))
+    _write(g, q.UPSERT_CONTENT_TOPICS,
+           ({"content": r.content, "topic": r.topic, "weight": r.weight}
+            for r in valid_edges(src, "content_topics", sc, _QUIET, stage("content_topics"))),
+           stage("content_topics"), bs, cfg, created, read.get("content_topics", 0))
+
+    def follows() -> Iterator[dict[str, Any]]:
+        for f in valid_edges(src, "follows", sc, _QUIET, stage("follows")):
+            affected.add(f.src_id)
+            affected.add(f.dst_id)
+            yield {"src": f.src_id, "dst": f.dst_id, "ts": f.ts}
+
+    _write(g, q.UPSERT_FOLLOWS, follows(), stage("follows"), bs, cfg, created, read.get("follows", 0))
+
+    def interactions() -> Iterator[dict[str, Any]]:
+        for i in valid_edges(src, "interactions", sc, _QUIET, stage("interactions")):
+            affected.add(i.row["user"])
+            yield i.row
+
+    total = read.get("interactions", 0)
+    if fresh:
+        # nothing stored yet: every (deduplicated) row is new
+        _write(g, q.CREATE_INTERACTIONS, interactions(), stage("interactions"), bs, cfg, created, total)
+    else:
+        for chunk in batched(interactions(), bs):
+            new, existing = _split_existing(g, chunk, bs)
+            _write(g, q.CREATE_INTERACTIONS, new, stage("interactions"), bs, cfg, created, len(new))
+            _write(g, MERGE_INTERACTIONS, existing, stage("interactions"), bs, cfg, created, len(existing))
+    declared = declared_sets(valid_edges(src, "declared_interests", sc, _QUIET, stage("declared_interests")))
+    _write(g, REPLACE_DECLARED, declared, stage("declared_interests"), max(1, bs // 100), cfg, created,
+           len(declared))
+    return affected
 
 
-def declared_sets(ds: Dataset) -> list[dict[str, Any]]:
+def declared_sets(records: Iterable[DeclaredRec]) -> list[dict[str, Any]]:
     """One row per user listed in declared_interests: that user's whole declared set (it replaces theirs)."""
     by_user: dict[str, list[dict[str, Any]]] = {}
-    for d in ds.declared_interests:
+    for d in records:
         by_user.setdefault(d.user, []).append({"topic": d.topic, "weight": d.weight})
     return [{"user": u, "topics": topics} for u, topics in sorted(by_user.items())]
 
@@ -399,11 +519,6 @@ def _split_existing(g: Graph, rows: list[dict[str, Any]], chunk: int) -> tuple[l
     return new, [r for r in rows if (r["user"], r["content"], r["kind"], r["ts"]) in stored]
 
 
-def _by_user(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows sorted by user then time: each batch touches few users (fewer locks, warm caches)."""
-    return sorted(rows, key=lambda r: (r["user"], r["ts"], r["content"], r["kind"]))
-
-
 def update_behavior(g: Graph, user_ids: set[str], cfg: IngestConfig, summary: Summary) -> None:
     """Recompute ``emb_behavior`` of the given users from the graph (all their interactions)."""
     if not user_ids:
@@ -412,26 +527,25 @@ def update_behavior(g: Graph, user_ids: set[str], cfg: IngestConfig, summary: Su
     started = time.perf_counter()
     encoder = get_encoder("behavior", None, "cpu")
     ref_ms = g.read(q.LATEST_INTERACTION, interacted=INTERACTED)[0]["ms"] or 0
-    rows, empty = [], []
     with _bar(len(user_ids), "behavior", cfg) as bar:
         for chunk in batched(sorted(user_ids), cfg.batch_size):
             found = g.read(q.USER_ACTIVITY, ids=chunk, interacted=INTERACTED, follows=FOLLOWS)
             acts = {r["id"]: Activity(r["kinds"], r["ratings"], r["ts"], r["items"], r["following"],
                                       r["followers"], ref_ms) for r in found}
             have = [uid for uid, a in acts.items() if not a.empty]
-            empty += [uid for uid, a in acts.items() if a.empty]
-            for uid, vec in zip(have, encoder.encode([acts[u] for u in have])):
-                rows.append({"id": uid, "vec": vec.tolist(), "model": encoder.name, "dim": encoder.dim})
+            empty = [uid for uid, a in acts.items() if a.empty]
+            rows = [{"id": uid, "vec": vec.tolist(), "model": encoder.name, "dim": encoder.dim}
+                    for uid, vec in zip(have, encoder.encode([acts[u] for u in have]))]
+            stats.written += g.write_batches(q.SET_BEHAVIOR, rows, batch_size=cfg.batch_size).rows
+            if empty:
+                g.write(q.CLEAR_BEHAVIOR, ids=empty)
+            stats.skipped += len(empty)
             bar.update(len(chunk))
     stats.read = len(user_ids)
-    result = g.write_batches(q.SET_BEHAVIOR, rows, batch_size=cfg.batch_size)
-    if empty:
-        g.write(q.CLEAR_BEHAVIOR, ids=empty)
-    stats.written, stats.skipped = result.rows, len(empty)
     stats.seconds = time.perf_counter() - started
 
 
-def ingest_dataset(g: Graph, ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy | None = None,
+def ingest_dataset(g: Graph, ds: Tables | Dataset, cfg: IngestConfig, policy: ErrorPolicy | None = None,
                    summary: Summary | None = None) -> Summary:
     """Validate and embed ``ds`` completely, then write it; bad rows stop the load or are quarantined."""
     started = time.perf_counter()
@@ -439,29 +553,25 @@ def ingest_dataset(g: Graph, ds: Dataset, cfg: IngestConfig, policy: ErrorPolicy
     summary = summary or Summary(ds.name)
     for name in STAGES:
         summary.stage(name)
-    for table, n in ds.rows_read.items():
-        summary.stage(table).read = n
-    vectors = validate(ds, cfg, policy, g, summary)
+    sc, vectors = validate(ds, cfg, policy, g, summary)
     for table, n in policy.counts().items():
         summary.stage(table).skipped += n
     summary.rejected = len(policy.rejected)
     if policy.rejected:
         summary.quarantine = policy.write(cfg.quarantine_path or _default_quarantine_path())
-    write_dataset(g, ds, vectors if cfg.embed else None, cfg, summary)
-    affected = ({u.id for u in ds.users} | {i.row["user"] for i in ds.interactions}
-                | {f.src_id for f in ds.follows} | {f.dst_id for f in ds.follows})
+    affected = write_dataset(g, ds, sc, vectors if cfg.embed else None, cfg, summary)
     update_behavior(g, affected, cfg, summary)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
 def ingest_paths(g: Graph, paths: Sequence[Path], cfg: IngestConfig) -> Summary:
-    """Read, validate and load a dataset in the generic format (directories and/or table files)."""
+    """Read, validate and load a dataset in the generic format (directories and/or table files).
+
+    The files are read twice (validate, then write), so memory grows with the number of users and items,
+    not with the number of interactions or follows."""
     started = time.perf_counter()
-    policy = ErrorPolicy(cfg.on_error)
-    dims = _vector_dims(g)
-    ds = read_dataset(paths, policy, dims, cfg.max_text_chars)
-    summary = ingest_dataset(g, ds, cfg, policy)
+    summary = ingest_dataset(g, Tables(paths, _vector_dims(g), cfg.max_text_chars), cfg, ErrorPolicy(cfg.on_error))
     summary.seconds = time.perf_counter() - started
     return summary
 

@@ -118,6 +118,9 @@ RETURN u.id AS id, kinds, ratings, ts, items,
        COUNT { (u)<-[f]-(:User) WHERE type(f) = $follows } AS followers
 """
 
+# Whether any interaction is stored (a load into a graph without any can CREATE every row).
+ANY_INTERACTION = "MATCH ()-[r]->() WHERE type(r) = $interacted RETURN 1 AS found LIMIT 1"
+
 LATEST_INTERACTION = "MATCH ()-[r]->() WHERE type(r) = $interacted RETURN max(r.ts).epochMillis AS ms"
 
 # Which of the given ids already exist in the graph (one constant per label: index seeks).

@@ -88,18 +88,29 @@ def iter_rows(path: Path) -> Iterator[tuple[int, Any]]:
         raise InputError(f"unsupported format {path.suffix!r}; use one of {FORMATS}", file=str(path))
 
 
-def read_dataset(paths: Sequence[Path], policy: ErrorPolicy, dims: Mapping[str, int],
-                 max_text_chars: int = MAX_TEXT_CHARS, name: str | None = None) -> Dataset:
-    """Parse every table of the dataset; bad rows are rejected through ``policy``.
+class Tables:
+    """The tables of a dataset on disk, parsed row by row each time they are read (never held whole).
 
-    Row-level checks only; references between tables are checked by the pipeline.
+    ``records(table, policy)`` streams validated records of one table again on every call, so a load
+    can validate in one pass and write in a second one with memory bounded by what it keeps between
+    them; ``rows_read`` counts the raw rows of each table read so far.
     """
-    tables = discover(paths)
-    ds = Dataset(name or ", ".join(str(p) for p in paths))
-    for table, path in tables.items():
-        unknown_warned = False
+
+    def __init__(self, paths: Sequence[Path], dims: Mapping[str, int], max_text_chars: int = MAX_TEXT_CHARS,
+                 name: str | None = None):
+        self.files = discover(paths)
+        self.dims = dict(dims)
+        self.max_text_chars = max_text_chars
+        self.name = name or ", ".join(str(p) for p in paths)
+        self.rows_read: dict[str, int] = {}
+
+    def records(self, table: str, policy: ErrorPolicy, warn: bool = True) -> Iterator[Any]:
+        """Parsed records of ``table`` (none if the dataset lacks it); bad rows go to ``policy``."""
+        path = self.files.get(table)
+        if path is None:
+            return
+        unknown_warned = not warn
         count = 0
-        out = ds.table(table)
         for line, raw in iter_rows(path):
             count += 1
             if isinstance(raw, InputError):
@@ -111,13 +122,29 @@ def read_dataset(paths: Sequence[Path], policy: ErrorPolicy, dims: Mapping[str, 
             src = Source(str(path), line)
             try:
                 if table == "content":
-                    out.append(parse_content(raw, src, path.parent, dims, max_text_chars))
+                    rec = parse_content(raw, src, path.parent, self.dims, self.max_text_chars)
                 else:
-                    out.append(_PARSERS[table](raw, src))
+                    rec = _PARSERS[table](raw, src)
             except InputError as e:
                 policy.reject(table, e, raw)
-        ds.rows_read[table] = count
-        logger.info("read %s: %d rows from %s", table, count, path)
+                continue
+            yield rec
+        self.rows_read[table] = count
+        if warn:
+            logger.info("read %s: %d rows from %s", table, count, path)
+
+
+def read_dataset(paths: Sequence[Path], policy: ErrorPolicy, dims: Mapping[str, int],
+                 max_text_chars: int = MAX_TEXT_CHARS, name: str | None = None) -> Dataset:
+    """Parse every table of the dataset into memory; bad rows are rejected through ``policy``.
+
+    Row-level checks only; references between tables are checked by the pipeline.
+    """
+    tables = Tables(paths, dims, max_text_chars, name)
+    ds = Dataset(tables.name)
+    for table in tables.files:
+        ds.table(table).extend(tables.records(table, policy))
+    ds.rows_read = dict(tables.rows_read)
     return ds
 
 

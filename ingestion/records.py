@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,3 +298,7 @@ class Dataset:
         if name not in TABLES:
             raise KeyError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
         return getattr(self, name)
+
+    def records(self, table: str, policy: Any = None, warn: bool = True) -> Iterator[Any]:
+        """The records of ``table`` (validated when the dataset was built), like ``readers.Tables.records``."""
+        return iter(self.table(table))
