@@ -22,7 +22,7 @@ from graph.db import Graph, batched
 from graph.errors import ConfigError, InputError
 from graph.events import MERGE_INTERACTIONS
 from graph.feedback import REPLACE_DECLARED
-from graph.model import CONTENT, FOLLOWS, INTERACTED, TOPIC, USER, vector_property
+from graph.model import CONTENT, FOLLOWS, INTERACTED, INTERACTION_KINDS, TOPIC, USER, vector_property
 from graph.settings import var_dir
 from ingestion import queries as q
 from ingestion.embed.behavior import Activity
@@ -526,10 +526,11 @@ def update_behavior(g: Graph, user_ids: set[str], cfg: IngestConfig, summary: Su
     stats = summary.stage("behavior")
     started = time.perf_counter()
     encoder = get_encoder("behavior", None, "cpu")
-    ref_ms = g.read(q.LATEST_INTERACTION, interacted=INTERACTED)[0]["ms"] or 0
+    ref_ms = g.read(q.LATEST_INTERACTION, interacted=INTERACTED, kinds=list(INTERACTION_KINDS))[0]["ms"] or 0
     with _bar(len(user_ids), "behavior", cfg) as bar:
         for chunk in batched(sorted(user_ids), cfg.batch_size):
-            found = g.read(q.USER_ACTIVITY, ids=chunk, interacted=INTERACTED, follows=FOLLOWS)
+            found = g.read(q.USER_ACTIVITY, ids=chunk, interacted=INTERACTED, follows=FOLLOWS,
+                           kinds=list(INTERACTION_KINDS))
             acts = {r["id"]: Activity(r["kinds"], r["ratings"], r["ts"], r["items"], r["following"],
                                       r["followers"], ref_ms) for r in found}
             have = [uid for uid, a in acts.items() if not a.empty]

@@ -105,12 +105,13 @@ REMOVE u.emb_behavior, u.emb_behavior_model, u.emb_behavior_dim
 """
 
 # Per-user activity for the behaviour features (one record per user, lists collected server-side).
+# Only positive interaction kinds count: feedback (dislike, hide, ...) is not activity.
 # Relationship types are compared as parameters so that a graph without FOLLOWS (or without any
 # interaction yet) gives no "unknown relationship type" warnings.
 USER_ACTIVITY = """
 UNWIND $ids AS id
 MATCH (u:User {id: id})
-OPTIONAL MATCH (u)-[r]->(c:Content) WHERE type(r) = $interacted
+OPTIONAL MATCH (u)-[r]->(c:Content) WHERE type(r) = $interacted AND r.kind IN $kinds
 WITH u, collect(r.kind) AS kinds, collect(r.rating) AS ratings, collect(r.ts.epochMillis) AS ts,
      count(DISTINCT c) AS items
 RETURN u.id AS id, kinds, ratings, ts, items,
@@ -121,7 +122,8 @@ RETURN u.id AS id, kinds, ratings, ts, items,
 # Whether any interaction is stored (a load into a graph without any can CREATE every row).
 ANY_INTERACTION = "MATCH ()-[r]->() WHERE type(r) = $interacted RETURN 1 AS found LIMIT 1"
 
-LATEST_INTERACTION = "MATCH ()-[r]->() WHERE type(r) = $interacted RETURN max(r.ts).epochMillis AS ms"
+LATEST_INTERACTION = ("MATCH ()-[r]->() WHERE type(r) = $interacted AND r.kind IN $kinds "
+                      "RETURN max(r.ts).epochMillis AS ms")
 
 # Which of the given ids already exist in the graph (one constant per label: index seeks).
 EXISTING_USERS = "UNWIND $ids AS id MATCH (n:User {id: id}) RETURN collect(id) AS ids"

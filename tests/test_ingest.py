@@ -301,3 +301,14 @@ def test_embedding_cache_gives_the_same_graph_without_encoding(graph, tmp_path, 
     summary = ingest_paths(graph, [BASIC], cfg)
     assert summary.stage("embed text").written == 3
     assert dump(graph) == first
+
+
+def test_feedback_events_do_not_change_the_behaviour_vector(graph, tmp_path):
+    ingest_paths(graph, [BASIC], CFG)
+    before = graph.read("MATCH (u:User {id: 'u1'}) RETURN u.emb_behavior AS b")[0]["b"]
+    extra = tmp_path / "interactions.csv"
+    extra.write_text("user,content,kind,rating,ts,weight\nu1,c4,dislike,,2024-04-01T00:00:00Z,\n")
+    ingest_paths(graph, [extra], CFG)
+    assert graph.read("MATCH (:User {id: 'u1'})-[r:INTERACTED {kind: 'dislike'}]->() RETURN count(r) AS n")[0]["n"] == 1
+    after = graph.read("MATCH (u:User {id: 'u1'}) RETURN u.emb_behavior AS b")[0]["b"]
+    assert after == pytest.approx(before)
