@@ -50,3 +50,14 @@ def graph(session_graph):
     """An empty database (schema kept) for one test."""
     session_graph.write("MATCH (n) DETACH DELETE n")
     return session_graph
+
+
+@pytest.fixture(scope="module")
+def app(neo4j_settings):
+    """A real Flask app on the session's Neo4j (API key cache off, so new keys work at once)."""
+    from api import create_app
+    from api.config import ApiConfig
+
+    app = create_app(ApiConfig(neo4j=neo4j_settings, key_cache_ttl_s=0))
+    yield app
+    app.extensions["ikg_graph"].close()

@@ -5,10 +5,9 @@ import math
 
 import pytest
 
-from api import create_app
-from api.config import ApiConfig
 from api.keys import create_key, list_keys, revoke_key
 from graph.errors import InputError
+from api_helpers import get
 from test_api_graph import build
 
 HALF = 0.5 ** (1 / 30)  # one day of decay with the default 30-day half-life
@@ -37,13 +36,6 @@ def graph(known):
     return known
 
 
-@pytest.fixture(scope="module")
-def app(neo4j_settings):
-    app = create_app(ApiConfig(neo4j=neo4j_settings, key_cache_ttl_s=0))
-    yield app
-    app.extensions["ikg_graph"].close()
-
-
 @pytest.fixture()
 def keys(known):
     return _STATE["keys"]
@@ -54,12 +46,6 @@ def client(app, keys):
     client = app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = keys["read"]
     return client
-
-
-def get(client, url, status=200):
-    response = client.get(url)
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
 
 
 def approx_items(items, keys):

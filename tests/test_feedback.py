@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api import create_app
-from api.config import ApiConfig
 from api.keys import create_key
 from graph import feedback, read
 from graph.errors import ConfigError, InputError
@@ -15,6 +13,7 @@ from graph.model import FEEDBACK_KINDS, INTERACTION_KINDS
 from graph.snapshot import Snapshot
 from gnn.config import TrainConfig
 from gnn.data import negative_mask, positive_pairs
+from api_helpers import get
 from test_api_graph import build
 
 FEEDBACK_EDGES = """
@@ -34,24 +33,11 @@ def keys(known):
     return {role: create_key(known, f"test-{role}", role)[0] for role in ("read", "write", "admin")}
 
 
-@pytest.fixture(scope="module")
-def app(neo4j_settings):
-    app = create_app(ApiConfig(neo4j=neo4j_settings, key_cache_ttl_s=0))
-    yield app
-    app.extensions["ikg_graph"].close()
-
-
 @pytest.fixture()
 def client(app, keys):
     client = app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = keys["write"]
     return client
-
-
-def get(client, url, status=200):
-    response = client.get(url)
-    assert response.status_code == status, response.get_json()
-    return response.get_json()
 
 
 def send(client, body, status=201, method="post", url="/v1/feedback"):
