@@ -70,6 +70,7 @@ class TrainConfig:
     top_k_interests: int = 10
     top_k_recommendations: int = 50
     score_batch_users: int = 1024
+    eval_users: int = 0  # validation/test rank a seeded random sample of this many users; 0 = every user
     seed: int = 0
     num_threads: int = 0  # torch CPU threads; 0 = torch's default. 1 is ~10x faster on an oversubscribed box
 
@@ -93,6 +94,8 @@ class TrainConfig:
         if not (0 < self.val_frac < 1 and 0 < self.test_frac < 1 and self.val_frac + self.test_frac < 1):
             raise ConfigError(f"val_frac and test_frac must be in (0, 1) with sum < 1, got "
                               f"{self.val_frac!r}, {self.test_frac!r}")
+        if self.eval_users < 0:
+            raise ConfigError(f"eval_users must be >= 0 (0 = every user), got {self.eval_users!r}")
         if self.num_threads < 0:
             raise ConfigError(f"num_threads must be >= 0, got {self.num_threads!r}")
         if self.weight_decay < 0 or self.topic_loss_weight < 0 or self.l2 < 0:

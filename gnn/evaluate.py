@@ -24,7 +24,7 @@ from graph.snapshot import Snapshot
 from gnn.baselines import popularity_scores, train_bprmf
 from gnn.config import MODELS, TrainConfig
 from gnn.data import TrainData, build_data
-from gnn.metrics import BEYOND, METRICS, beyond_accuracy, rank_and_evaluate
+from gnn.metrics import BEYOND, METRICS, beyond_accuracy, rank_and_evaluate, sample_users
 from gnn.train import Trainer, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def evaluate_models(data: TrainData, cfg: TrainConfig, models: list[str], progre
         raise ConfigError(f"unknown model(s) {unknown}; choose from {', '.join(ALL_MODELS)}")
     device = resolve_device(cfg.device)
     n_items = data.num_nodes[CONTENT]
-    truth = (data.test.user, data.test.content)
+    truth = sample_users((data.test.user, data.test.content), cfg.eval_users, cfg.seed)
     exclude = _test_exclude(data)
     if vectors is None:
         vectors = data.features.get(CONTENT, {}).get(embedding)

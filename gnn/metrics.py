@@ -69,6 +69,16 @@ def _group(users: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
     return {int(u[s]): i[s:e] for s, e in zip(starts, ends)}
 
 
+def sample_users(truth: tuple[np.ndarray, np.ndarray], n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The (user, item) pairs of ``n`` users drawn without replacement (seeded) from those in ``truth``;
+    every pair when ``n`` is 0 or not below the number of users."""
+    users = np.unique(truth[0])
+    if n <= 0 or n >= len(users):
+        return truth
+    mask = np.isin(truth[0], np.random.default_rng(seed).choice(users, n, replace=False))
+    return truth[0][mask], truth[1][mask]
+
+
 def evaluate_ranking(score_users: Callable[[torch.Tensor], torch.Tensor], truth: tuple[np.ndarray, np.ndarray],
                      exclude: tuple[np.ndarray, np.ndarray], n_items: int, k: int = 20,
                      batch_users: int = 1024, device: torch.device | str = "cpu") -> dict[str, float]:

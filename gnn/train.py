@@ -27,7 +27,7 @@ from graph.model import CONTENT, TOPIC, USER
 from gnn.backends import Backend, get_backend
 from gnn.config import TrainConfig
 from gnn.data import TrainData, build_data
-from gnn.metrics import evaluate_ranking
+from gnn.metrics import evaluate_ranking, sample_users
 from gnn.models import LOSSES, LinkModel, bpr_loss, l2_penalty
 from gnn.predict import top_k
 from gnn.rundir import new_run_id, write_run
@@ -201,7 +201,8 @@ class Trainer:
         return lambda users: head.all(emb[USER][users], emb[CONTENT])
 
     def evaluate(self, split: str, emb: dict[str, torch.Tensor] | None = None) -> dict[str, float]:
-        """Full-ranking metrics on 'val' (exclude train) or 'test' (exclude train + val)."""
+        """Full-ranking metrics on 'val' (exclude train) or 'test' (exclude train + val), over
+        ``cfg.eval_users`` sampled users when set."""
         d = self.data
         emb = emb if emb is not None else self.embeddings()
         if split == "val":
@@ -210,7 +211,8 @@ class Trainer:
         else:
             truth = d.test
             exclude = (np.concatenate([d.train.user, d.val.user]), np.concatenate([d.train.content, d.val.content]))
-        return evaluate_ranking(self.score_fn(emb), (truth.user, truth.content), exclude, d.num_nodes[CONTENT],
+        truth_pairs = sample_users((truth.user, truth.content), self.cfg.eval_users, self.cfg.seed)
+        return evaluate_ranking(self.score_fn(emb), truth_pairs, exclude, d.num_nodes[CONTENT],
                                 k=self.cfg.eval_k, batch_users=self.cfg.score_batch_users, device=self.device)
 
     def fit(self, progress: bool = True) -> FitResult:

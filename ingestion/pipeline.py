@@ -1,8 +1,11 @@
 """Compose a load: validate every row and reference, compute embeddings, then write in stages.
 
-Nothing is written until the whole dataset has been validated and embedded. Each stage writes
-UNWIND batches, one transaction per batch, MERGE on unique ids: rerunning a load (also one that
-was killed half-way) converges on the same graph.
+Nothing is written until the whole dataset has been validated and embedded. Files are read twice:
+a validation pass keeps only what the checks need (user ids, topic and content records, 8-byte
+hashes of the edge keys, ids referenced but absent), a write pass parses them again and streams
+the rows out, so memory grows with users and items, not with interactions or follows. Each stage
+writes UNWIND batches, one transaction per batch, MERGE on unique ids: rerunning a load (also one
+that was killed half-way) converges on the same graph.
 """
 from __future__ import annotations
 
