@@ -18,6 +18,7 @@ HEADS = ("dot", "mlp")
 SPLITS = ("temporal", "random")
 DEVICES = ("auto", "cpu", "cuda")
 ACTIVATIONS = ("relu", "none")
+INTERACTION_FEATURES = ("drop", "keep")
 FUSION_METHODS = ("early", "concat", "decision", "attention", "shared")
 DAY = 86400.0
 
@@ -55,6 +56,7 @@ class TrainConfig:
     negative_kinds: tuple[str, ...] = ()
     use_features: bool = True
     exclude_features: tuple[str, ...] = ("emb_gnn",)
+    interaction_features: str = "drop"  # graph.model.INTERACTION_DERIVED_PROPERTIES: drop, or keep (leaks held-out)
     use_id_embeddings: bool = True
     stats_labels: tuple[str, ...] = ("Content",)
     fusion: str = "early"            # node-input fusion of the modalities (gnn/fusion.py)
@@ -77,7 +79,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, allowed in (("model", MODELS), ("backend", BACKENDS), ("loss", LOSSES), ("head", HEADS),
                               ("split", SPLITS), ("device", DEVICES), ("activation", ACTIVATIONS),
-                              ("fusion", FUSION_METHODS)):
+                              ("fusion", FUSION_METHODS), ("interaction_features", INTERACTION_FEATURES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("emb_dim", "num_layers", "num_negatives", "epochs", "patience", "batch_size", "eval_k",

@@ -9,7 +9,9 @@ Pure numpy; no torch, no backend. Conventions:
   snapshot's ``reference_time`` (manifest; default: max ts);
 - splits hold out, per user with >= ``min_user_interactions`` pairs, the last (temporal) or random
   (random) ``test_frac`` then ``val_frac`` of pairs; only training pairs become graph edges, and the
-  degree/recency node statistics are computed from training pairs only (no leakage).
+  degree/recency node statistics are computed from training pairs only (no leakage);
+- node features computed at ingestion from all interactions (``graph.model.INTERACTION_DERIVED_PROPERTIES``,
+  e.g. User ``emb_behavior``) would carry the held-out ones: dropped unless ``interaction_features: keep``.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from graph.errors import InputError
-from graph.model import CONTENT, FEEDBACK_KINDS, FOLLOWS, HAS_TOPIC, INTERACTED, MODEL_REL_TYPES, TOPIC, USER
+from graph.model import (CONTENT, FEEDBACK_KINDS, FOLLOWS, HAS_TOPIC, INTERACTED, INTERACTION_DERIVED_PROPERTIES,
+                         MODEL_REL_TYPES, TOPIC, USER)
 from graph.snapshot import EdgeType, Snapshot
 
 from gnn.config import DAY, TrainConfig
@@ -104,9 +107,13 @@ class TrainData:
     def with_all_interactions(self) -> "TrainData":
         """A copy whose User–Content edges are every positive pair (train + val + test): the graph
         used to compute the embeddings written to a run (node statistics stay the training ones)."""
+        return self.with_interactions(self.all_pairs)
+
+    def with_interactions(self, pairs: Pairs) -> "TrainData":
+        """A copy whose User–Content message-passing edges are ``pairs`` (node statistics unchanged)."""
         edges = dict(self.edges)
-        edges[UC] = (self.all_pairs.user, self.all_pairs.content)
-        edges[reverse(UC)] = (self.all_pairs.content, self.all_pairs.user)
+        edges[UC] = (pairs.user, pairs.content)
+        edges[reverse(UC)] = (pairs.content, pairs.user)
         return replace(self, edges=edges)
 
     def feature_dims(self) -> dict[str, dict[str, int]]:
@@ -284,10 +291,11 @@ def build_data(snap: Snapshot, cfg: TrainConfig, split: str | None = None) -> Tr
         edges[reverse(etype)] = (dst, src)
 
     features: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {lab: {} for lab in labels}
+    leaky = set(INTERACTION_DERIVED_PROPERTIES) if cfg.interaction_features == "drop" else set()
     if cfg.use_features:
         for lab in labels:
             for prop, x in snap.features.get(lab, {}).items():
-                if prop in cfg.exclude_features:
+                if prop in cfg.exclude_features or (lab, prop) in leaky:
                     continue
                 mask = snap.feature_masks[lab][prop].astype(bool)
                 features[lab][prop] = (np.where(mask[:, None], x, 0.0).astype(np.float32), mask)

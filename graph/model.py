@@ -55,6 +55,9 @@ VECTOR_PROPERTIES = (
     VectorProperty(USER, "emb_behavior", 16),     # behaviour features
     VectorProperty(USER, "emb_gnn", 64),          # GNN output (write-back)
 )
+# Input properties computed at ingestion from ALL of a node's INTERACTED events (held-out ones included):
+# a model evaluated on held-out interactions must not read them (gnn TrainConfig.interaction_features).
+INTERACTION_DERIVED_PROPERTIES = ((USER, "emb_behavior"),)
 
 
 def vector_property(label: str, prop: str) -> VectorProperty:

@@ -1,6 +1,8 @@
 """Snapshot -> training data: splits, decayed weights, negatives, reverse edges, masks, config."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from graph.snapshot import Snapshot
 from gnn.config import TrainConfig
 from gnn.data import UC, build_data, reverse
 from gnn.synthetic import PlantedWorld, planted_snapshot
+from ingestion.embed.behavior import Activity, behavior_vector
 
 DAY = 86400.0
 
@@ -83,6 +86,55 @@ def test_negative_interactions_are_never_positives():
     assert (0, 1) in set(zip(d.seen[0].tolist(), d.seen[1].tolist()))
     with pytest.raises(InputError, match="negative kind"):
         build_data(_snap(), TrainConfig(negative_kinds=("hate",)))
+
+
+def _with_behavior(snap: Snapshot) -> Snapshot:
+    """``snap`` plus User ``emb_behavior`` computed as ingestion does: from ALL of a user's events."""
+    arrays, kinds = snap.edges[UC], snap.manifest["interaction_kinds"]
+    ref_ms = int(arrays["ts"].max() * 1000)
+    rows = []
+    for u in range(len(snap.node_ids["User"])):
+        mine = arrays["src"] == u
+        rows.append(behavior_vector(Activity(
+            [kinds[k] for k in arrays["kind"][mine]], arrays["rating"][mine][arrays["rating"][mine] > 0].tolist(),
+            (arrays["ts"][mine] * 1000).astype(np.int64).tolist(), len(np.unique(arrays["dst"][mine])), 0, 0,
+            ref_ms)))
+    features = {**snap.features, "User": {"emb_behavior": np.stack(rows)}}
+    masks = {**snap.feature_masks, "User": {"emb_behavior": np.ones(len(rows), bool)}}
+    return Snapshot(snap.node_ids, snap.edges, features, masks, snap.manifest)
+
+
+def test_held_out_interactions_cannot_reach_the_features():
+    """Two snapshots that differ only in extra events on user 0's held-out pairs (content 4, 5): the
+    training data (pairs, edges, every feature the model sees) must be identical."""
+    base = _snap()
+    uc = dict(base.edges[UC])
+    rating = np.zeros(len(uc["src"]), np.float32)
+    extra = {"src": np.array([0, 0, 0]), "dst": np.array([5, 5, 4]), "ts": np.array([5.5, 6.0, 4.5]) * DAY,
+             "weight": np.ones(3, np.float32), "kind": np.full(3, INTERACTION_KINDS.index("rate"), np.int8),
+             "rating": np.array([1.0, 5.0, 2.0], np.float32)}
+    more = {k: np.concatenate([uc[k] if k != "rating" else rating, extra[k]]) for k in extra}
+    manifest = {**base.manifest, "reference_time": 10 * DAY}
+    a = _with_behavior(Snapshot(base.node_ids, {**base.edges, UC: {**uc, "rating": rating}}, base.features,
+                                base.feature_masks, manifest))
+    b = _with_behavior(Snapshot(base.node_ids, {**base.edges, UC: more}, base.features, base.feature_masks, manifest))
+    assert not np.array_equal(a.features["User"]["emb_behavior"], b.features["User"]["emb_behavior"])
+
+    def seen_by_model(snap, cfg):
+        d = build_data(snap, cfg, "temporal")
+        assert d.test.content.tolist() == [5] and d.val.content.tolist() == [4]
+        feats = {(lab, p, part): arr for lab, fs in d.features.items() for p, xm in fs.items()
+                 for part, arr in zip("xm", xm)}
+        return d, feats
+
+    da, fa = seen_by_model(a, CFG)
+    db, fb = seen_by_model(b, CFG)
+    assert set(fa) == set(fb) and all(np.array_equal(fa[k], fb[k]) for k in fa)
+    assert ("User", "emb_behavior", "x") not in fa and ("Content", "emb_text", "x") in fa
+    assert np.array_equal(da.train.weight, db.train.weight) and np.array_equal(da.user_topic[2], db.user_topic[2])
+    _, ka = seen_by_model(a, replace(CFG, interaction_features="keep"))
+    _, kb = seen_by_model(b, replace(CFG, interaction_features="keep"))
+    assert not np.array_equal(ka[("User", "emb_behavior", "x")], kb[("User", "emb_behavior", "x")])
 
 
 def test_missing_modalities_keep_their_mask():
