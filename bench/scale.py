@@ -12,20 +12,22 @@ window (3 windows, ~21 events per user), 6 follows per user, **no media** (``--n
 only, and the text is not encoded: ``IngestConfig(embed=False)``). Rendering and encoding images
 and audio for 250 k items would take hours on 2 CPUs; the encoders' throughput is measured in the
 same run (bench/encoders.py on 200 texts, 50 images, 200 clips) and the cost at each size is an
-extrapolation, labelled as such. Training: ``gnn/configs/minibatch.yaml`` (neighbour sampling,
-fanouts 10/5, batch 2,048, 1 torch thread) with a fixed budget of **1 epoch** at every size, then the full
-pipeline of ``gnn.train.train_run`` (validation + test ranking, embeddings, top-K lists).
+extrapolation, labelled as such. Ingest is ``ingest_paths`` (two passes over the files, memory
+bounded by users and items); the same run measures, as a baseline, holding the parsed dataset in
+memory (``read_dataset``, what ingest did before it streamed) up to ``--baseline-max-users``.
+Training has a fixed budget of **1 epoch** at every size on 1 torch thread, then the rest of
+``gnn.train.train_run`` (test ranking, embeddings, top-K lists). Up to ``--full-graph-max-users``
+it is full-graph LightGCN (``gnn/configs/scale.yaml``, batch = interactions / 64: epoch ∝ graph);
+above, mini-batch neighbour sampling (``gnn/configs/minibatch.yaml``): full-graph training's peak
+grows with the whole graph (~2.1 GB at 100 k users, ~15 GB projected at 1 M) and does not fit
+beside the 1 M world's Neo4j on a 24 GiB box. Validation and test rank a seeded sample of 5,000
+users at every size (``eval_users``).
 
 Baselines measured in the same run: a child that only imports the stack (Python RSS floor) and
 the Neo4j server's RSS right after start (server floor).
 
     .venv/bin/python bench/scale.py [--sizes 10000,100000,1000000] [--workdir DIR] [--keep]
-        [--ingest-chunk-users N]
-
-``--ingest-chunk-users N`` loads the world in slices instead of one ``ingest_paths`` call (the
-pipeline holds a whole dataset in memory): first topics, users, content and content_topics,
-then the interactions and follows of N users at a time, each slice through ``ingest_paths``.
-Its progress is saved after every slice, so a stage stopped by a cap still reports its rate.
+        [--train-config YAML] [--full-graph-max-users N] [--render]
 
 Results accumulate in bench/results/scale.json (one entry per size, newest wins), so sizes can
 be run separately; bench/results/scale.md and docs/img/scale.png are rebuilt from it each time.
@@ -44,7 +46,8 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,9 +66,15 @@ TOPICS = 100
 INTERACTIONS_PER_WINDOW = 7.0
 TRAIN_EPOCHS = 1
 POLL_S = 0.5
-STAGES = ("generate", "neo4j start", "ingest", "export", "train", "write-back")
+BASELINE = "read into memory (baseline)"
+STAGES = ("generate", BASELINE, "neo4j start", "ingest", "export", "train", "write-back")
+SCALE_YAML = ROOT / "gnn" / "configs" / "scale.yaml"
+FULL_GRAPH_MAX_USERS = 100_000  # above: mini-batch (full-graph ~15 GB at 1 M beside an ~8 GB Neo4j: docs/scaling.md)
+EVAL_USERS = 5_000  # validation/test rank this many sampled users at every size (users x items grows 100x a step)
+SCORE_BATCH_USERS = 256  # users scored at once: 256 x 250 k items is ~0.25 GB a tensor at 1 M
+FULL_GRAPH_STEPS = 64  # full-graph training: batch = interactions / 64 (< 64 steps an epoch: the train split)
 # users → (heap, page cache) of the throwaway server; kept small at 1 M so the shared 24 GiB box has room
-SIZING = {10_000: ("1g", "512m"), 100_000: ("2g", "1g"), 1_000_000: ("3g", "3g")}
+SIZING = {10_000: ("1g", "512m"), 100_000: ("2g", "1g"), 1_000_000: ("3g", "5g")}
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -93,6 +102,13 @@ def sizing_for(users: int) -> tuple[str, str]:
         if users <= limit:
             return SIZING[limit]
     return SIZING[max(SIZING)]
+
+
+def train_config_for(users: int, args: argparse.Namespace) -> Path:
+    """The training YAML of a size: ``--train-config``, else full-graph up to ``--full-graph-max-users``."""
+    if args.train_config:
+        return args.train_config
+    return SCALE_YAML if users <= args.full_graph_max_users else MINIBATCH_YAML
 
 
 def loglog_slope(xs: list[float], ys: list[float]) -> float | None:
@@ -124,7 +140,7 @@ def stage_table(results: list[dict]) -> str:
         for r in results:
             s = r["stages"].get(stage)
             if s is None:
-                cells.append("not reached")
+                cells.append("not run" if stage == BASELINE else "not reached")
                 continue
             cell = f"{s['seconds']:,.1f} s"
             if s.get("rows"):
@@ -161,6 +177,16 @@ def reset_hwm(pid: int) -> bool:
         return True
     except OSError:
         return False
+
+
+STOP = threading.Event()  # SIGTERM: kill the running stage, record it as stopped, stop the server
+RUNNING: dict[str, int] = {}
+
+
+def _on_sigterm(signum, frame) -> None:
+    STOP.set()
+    if "child" in RUNNING:
+        os.kill(RUNNING["child"], signal.SIGKILL)
 
 
 @dataclass
@@ -236,12 +262,19 @@ def _child(spec: dict) -> dict:
         cfg = IngestConfig(embed=False, progress=False)
         with _graph(spec) as g:
             schema.apply(g)
-            if spec.get("chunk_users"):
-                return _ingest_chunked(g, Path(spec["world"]), spec["chunk_users"], cfg, Path(spec["out"]))
             summary = ingest_paths(g, [Path(spec["world"])], cfg)
         stages = {st.name: {"written": st.written, "seconds": round(st.seconds, 2)}
                   for st in summary.stages if st.written or st.seconds}
         return {"rows": sum(v["written"] for v in stages.values()), "unit": "rows", "detail": stages}
+    if kind == "read":  # baseline: the dataset parsed and validated into memory (as ingest did before streaming)
+        from graph.model import vector_property
+        from ingestion.quarantine import ErrorPolicy
+        from ingestion.readers import read_dataset
+        from ingestion.records import MODALITIES
+
+        dims = {m: vector_property("Content", f"emb_{m}").dim for m in MODALITIES}
+        ds = read_dataset([Path(spec["world"])], ErrorPolicy(), dims)
+        return {"rows": sum(ds.rows_read.values()), "unit": "rows", "detail": ds.rows_read}
     if kind == "export":
         from graph.export import ExportConfig, export_to
 
@@ -254,12 +287,20 @@ def _child(spec: dict) -> dict:
         from gnn.config import TrainConfig
         from gnn.train import train_run
 
-        cfg = TrainConfig.from_yaml(MINIBATCH_YAML, epochs=TRAIN_EPOCHS, device="cpu", num_threads=1)
+        path = Path(spec.get("train_config", MINIBATCH_YAML))
+        cfg = TrainConfig.from_yaml(path, epochs=TRAIN_EPOCHS, device="cpu", num_threads=1,
+                                    eval_users=EVAL_USERS, score_batch_users=SCORE_BATCH_USERS)
+        if not cfg.minibatch:  # a full-graph step costs the whole graph: a fixed number of steps per epoch
+            manifest = json.loads((Path(spec["snapshot"]) / "manifest.json").read_text())
+            pairs = manifest["counts"]["edges"].get("User__INTERACTED__Content", 0)
+            cfg = replace(cfg, batch_size=-(-pairs // FULL_GRAPH_STEPS))
         run_dir = train_run(Path(spec["snapshot"]), cfg, Path(spec["runs"]), progress=False)
         run = json.loads((run_dir / "run.json").read_text())
         pairs = run["metrics"]["counts"]["train"]
         return {"rows": pairs, "unit": "train pairs", "run_dir": str(run_dir),
-                "detail": {"timings": run["timings"], "test": run["metrics"].get("test", {}),
+                "detail": {"config": path.name, "mode": "mini-batch" if cfg.minibatch else "full-graph",
+                           "batch_size": cfg.batch_size, "eval_users": cfg.eval_users,
+                           "timings": run["timings"], "test": run["metrics"].get("test", {}),
                            "counts": run["metrics"]["counts"]}}
     if kind == "writeback":
         from graph.writeback import writeback
@@ -275,45 +316,6 @@ def _child(spec: dict) -> dict:
     raise ValueError(f"unknown child kind {kind!r}")
 
 
-def _ingest_chunked(g, world: Path, chunk_users: int, cfg, out: Path) -> dict:
-    """Nodes first, then interactions + follows of ``chunk_users`` users per ``ingest_paths`` call."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from ingestion.pipeline import ingest_paths
-
-    started = time.perf_counter()
-    stages: dict[str, dict] = {}
-    result = {"rows": 0, "unit": "rows", "detail": stages}
-
-    def add(summary, done: str) -> None:
-        for st in summary.stages:
-            if st.written or st.seconds:
-                acc = stages.setdefault(st.name, {"written": 0, "seconds": 0.0})
-                acc["written"] += st.written
-                acc["seconds"] = round(acc["seconds"] + st.seconds, 2)
-        result["rows"] = sum(v["written"] for v in stages.values())
-        result["progress"] = {"done": done, "seconds": round(time.perf_counter() - started, 1)}
-        out.write_text(json.dumps(result))  # partial result, readable if a cap stops this stage
-
-    add(ingest_paths(g, [world / f"{t}.parquet" for t in ("topics", "users", "content", "content_topics")], cfg),
-        "nodes")
-    n_users = pq.ParquetFile(world / "users.parquet").metadata.num_rows
-    tables = {t: pq.read_table(world / f"{t}.parquet") for t in ("interactions", "follows")}
-    owner = {t: pc.divide(pc.cast(pc.utf8_slice_codeunits(tab[col], 1), "int64"), chunk_users)
-             for (t, tab), col in zip(tables.items(), ("user", "src"))}
-    part = out.parent / (out.stem + "-slice")
-    part.mkdir(exist_ok=True)
-    for k in range((n_users + chunk_users - 1) // chunk_users):
-        files = []
-        for t, tab in tables.items():
-            pq.write_table(tab.filter(pc.equal(owner[t], k)), part / f"{t}.parquet")
-            files.append(part / f"{t}.parquet")
-        add(ingest_paths(g, files, cfg), f"users < {min((k + 1) * chunk_users, n_users):,}")
-    shutil.rmtree(part, ignore_errors=True)
-    return result
-
-
 def run_child(spec: dict, neo4j_pid: int | None, cap_gb: float, cap_min: float) -> dict:
     """Run one stage in a child; wall seconds, peak RSS of child and server, or the error that stopped it."""
     if neo4j_pid:
@@ -325,11 +327,13 @@ def run_child(spec: dict, neo4j_pid: int | None, cap_gb: float, cap_min: float) 
     spec = {**spec, "out": out.name}
     proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec), "--child-out", out.name],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    RUNNING["child"] = proc.pid
     mon = Monitor(proc.pid, neo4j_pid, int(cap_gb * 1024 ** 2)).start()
     timer = threading.Timer(cap_min * 60, lambda: proc.poll() is None and proc.kill())
     timer.start()
     stderr = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
+    RUNNING.pop("child", None)
     proc.returncode = os.waitstatus_to_exitcode(status)
     timer.cancel()
     seconds = time.perf_counter() - started
@@ -360,6 +364,8 @@ def run_child(spec: dict, neo4j_pid: int | None, cap_gb: float, cap_min: float) 
 def _failure(mon: Monitor, seconds: float, cap_min: float, code: int, stderr: str) -> str:
     if mon.killed:
         return mon.killed
+    if STOP.is_set():
+        return f"stopped by hand (SIGTERM) at {time.strftime('%H:%M', time.gmtime())} UTC after {seconds:,.0f} s"
     if seconds >= cap_min * 60:
         return f"stopped at the {cap_min:.0f} min time cap"
     tail = stderr.strip().splitlines()[-1] if stderr.strip() else f"exit code {code}"
@@ -372,7 +378,7 @@ def _du_mb(path: Path) -> float:
 
 
 # ---------------------------------------------------------------- one size
-def run_size(users: int, work: Path, args: argparse.Namespace) -> dict:
+def run_size(users: int, work: Path, args: argparse.Namespace, save: Callable[[dict], None]) -> dict:
     from graph import server
     from graph.settings import Neo4jSettings
 
@@ -384,15 +390,18 @@ def run_size(users: int, work: Path, args: argparse.Namespace) -> dict:
             "runs": str(base / "runs")}
     entry = {"users": users, "content": users // USERS_PER_ITEM, "heap": heap, "pagecache": pagecache,
              "load_before": os.getloadavg(), "stages": {}, "caps": [args.mem_cap_gb, args.time_cap_min]}
-    if args.ingest_chunk_users:
-        spec["chunk_users"] = args.ingest_chunk_users
-        entry["label"] = f"{users:,} users (ingest in slices of {args.ingest_chunk_users:,} users)"
+    spec["train_config"] = str(train_config_for(users, args))
+    entry["train_config"] = Path(spec["train_config"]).name
     stages = entry["stages"]
     cap = (args.mem_cap_gb, args.time_cap_min)
     try:
         stages["generate"] = run_child({**spec, "kind": "generate"}, None, *cap)
+        save(entry)
         if "error" in stages["generate"]:
             return entry
+        if users <= args.baseline_max_users and not STOP.is_set():
+            stages[BASELINE] = run_child({**spec, "kind": "read"}, None, *cap)
+            save(entry)
         started = time.perf_counter()
         with server.throwaway(base / "neo4j", heap=heap, pagecache=pagecache) as cfg:
             pid = server.status(cfg).pid
@@ -404,7 +413,8 @@ def run_size(users: int, work: Path, args: argparse.Namespace) -> dict:
                                 ("write-back", "writeback")):
                 res = run_child({**spec, "kind": kind}, pid, *cap)
                 stages[stage] = res
-                if "error" in res:
+                save(entry)
+                if "error" in res or STOP.is_set():
                     break
                 spec.update({k: res[k] for k in ("run_dir",) if k in res})
         # measured after the server stopped: the store files are complete only after its final checkpoint
@@ -431,10 +441,17 @@ def _plot(results: list[dict]) -> None:
                if stage in r["stages"] and "error" not in r["stages"][stage]]
         if pts:
             ax_t.plot(*zip(*pts), marker="o", label=stage)
-    for key, label in (("py_peak_mb", "Python peak (max over completed stages)"), ("neo4j_peak_mb", "Neo4j peak")):
-        pts = [(r["users"], max((s.get(key) or 0 for s in r["stages"].values() if "error" not in s), default=0))
+    for key, label in (("py_peak_mb", "Python peak (max over completed pipeline stages)"),
+                       ("neo4j_peak_mb", "Neo4j peak")):
+        pts = [(r["users"], max((s.get(key) or 0 for n, s in r["stages"].items() if "error" not in s and n != BASELINE),
+                                default=0))
                for r in results if "error" not in r["stages"].get("ingest", {"error": "not reached"})]
         ax_m.plot(*zip(*pts), marker="o", label=label + " (sizes whose ingest completed)")
+    for stage, style in (("ingest", "s-"), (BASELINE, "x--")):
+        pts = [(r["users"], r["stages"][stage]["py_peak_mb"]) for r in results
+               if stage in r["stages"] and "error" not in r["stages"][stage]]
+        if pts:
+            ax_m.plot(*zip(*pts), style, label=f"Python peak: {stage}")
     killed = [(r["users"], s["py_peak_mb"]) for r in results for s in r["stages"].values()
               if "killed" in s.get("error", "")]
     if killed:
@@ -466,12 +483,15 @@ def render(data: dict) -> str:
             f"{r['heap']} / {r['pagecache']} | {r['caps'][0]:g} GiB, {r['caps'][1]:g} min | "
             f"{fmt_num(r.get('store_mb'))} / {fmt_num(r.get('txlog_mb'))} | "
             f"{_load(r['load_before'])} → "
-            f"{_load(r['load_after'])} | {r.get('date', '')} |" for r in results]
+            f"{_load(r['load_after']) if 'load_after' in r else '(running)'} | "
+            f"{r.get('train_config', MINIBATCH_YAML.name)} | {r.get('date', '')} |"
+            for r in results]
     sizes = "\n".join(["| users | items | interactions | Neo4j heap / page cache | caps (child RSS, time per stage) | "
-                       "store / tx log MB at the end | load avg before → after | run (UTC) |", "|---:|---:|---:|---|---|---:|---|---|", *rows])
+                       "store / tx log MB at the end | load avg before → after | training config | run (UTC) |",
+                       "|---:|---:|---:|---|---|---:|---|---|---|", *rows])
     details = []
     for r in results:
-        for stage in ("ingest", "export", "train", "write-back"):
+        for stage in (BASELINE, "ingest", "export", "train", "write-back"):
             s = r["stages"].get(stage)
             if s and s.get("detail"):
                 details.append(f"- {r['users']:,} users, {stage}: `{json.dumps(s['detail'], sort_keys=True)}`")
@@ -489,20 +509,27 @@ def render(data: dict) -> str:
     enc = data.get("encoders", [])
     return "\n".join([
         "# Scale curve (`bench/scale.py`)", "",
-        f"Command: `.venv/bin/python bench/scale.py --sizes {data['sizes_arg']}` (sizes can be run separately; "
-        f"entries accumulate in bench/results/scale.json). Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
+        "Command: `.venv/bin/python bench/scale.py --sizes 10000,100000,1000000` (sizes can be run separately; "
+        f"entries accumulate in bench/results/scale.json; each size's own command is listed below it). Machine: {platform.machine()}, {os.cpu_count()} CPUs, "
         f"{data['mem_gb']:.0f} GiB RAM, Python {platform.python_version()}; shared with other engineers' jobs, "
         "so wall seconds move with the load average listed per size.", "",
         "**World:** `ikg synth`, **no media** (text not encoded either: `IngestConfig(embed=False)`), "
         f"items = users / {USERS_PER_ITEM}, {TOPICS} topics, {INTERACTIONS_PER_WINDOW:g} interactions per user "
-        "and window × 3 windows, 6 follows per user. **Training budget:** `gnn/configs/minibatch.yaml` "
-        f"(neighbour sampling, fanouts 10/5, batch 2,048), **{TRAIN_EPOCHS} epoch** at every size, CPU with 1 torch "
-        "thread (the box is shared: gnn/config.py notes 1 thread is far faster when oversubscribed), then "
-        "the rest of `train_run` (validation and test full ranking, embeddings, top-10 topics and top-50 items "
-        "per user). Each stage runs in its own child process; Python peak = the child's `ru_maxrss`, Neo4j "
+        "and window × 3 windows, 6 follows per user. **Ingest** is `ingest_paths`: a validation pass over the "
+        "files (ids, key hashes, references), then a write pass reading them again; the row "
+        f"`{BASELINE}` is the same run's baseline of holding the parsed dataset in memory (what ingest did "
+        "before it streamed: `ingestion.readers.read_dataset`, no writes). **Training budget:** **"
+        f"{TRAIN_EPOCHS} epoch** at every size, CPU with 1 torch thread (the box is shared), with the config "
+        "named per size below: `scale.yaml` = full-graph LightGCN (no neighbour sampling, "
+        "batch = interactions / 64, so ~44 steps an epoch over the training split at every size and an "
+        "epoch costs ~44 whole-graph propagations), `minibatch.yaml` = "
+        f"neighbour sampling (fanouts 10/5, batch 2,048); both rank a seeded sample of {EVAL_USERS:,} users "
+        "in validation and test (`eval_users`), then the rest of `train_run` computes embeddings and the "
+        "top-10 topics and top-50 items of every user. Each stage runs in its own child process; Python peak = the child's `ru_maxrss`, Neo4j "
         "peak = the server's `VmHWM` reset before the stage (and a 0.5 s `VmRSS` poll). "
         "A stage over its caps (per size below) is killed and marked in the table.", "",
         sizes, "",
+        *[f"- {r['users']:,} users: `{r['command']}`" for r in results if r.get("command")], "",
         "## Stage × size", "",
         "Cell: wall seconds, rate (per wall second), Python peak RSS of the stage's process, Neo4j peak RSS during "
         "the stage, and CPU seconds of the stage's process and of the Neo4j server during the stage (steadier "
@@ -542,7 +569,13 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep worlds, Neo4j homes, snapshots and runs")
     parser.add_argument("--mem-cap-gb", type=float, default=10.0, help="kill a stage whose process passes this RSS")
     parser.add_argument("--time-cap-min", type=float, default=45.0, help="kill a stage running longer than this")
-    parser.add_argument("--ingest-chunk-users", type=int, help="ingest interactions + follows N users at a time")
+    parser.add_argument("--train-config", type=Path, help="training YAML for every size (default: "
+                        "gnn/configs/scale.yaml up to --full-graph-max-users, minibatch.yaml above)")
+    parser.add_argument("--full-graph-max-users", type=int, default=FULL_GRAPH_MAX_USERS,
+                        help="largest size trained full-graph when --train-config is not given")
+    parser.add_argument("--baseline-max-users", type=int, default=100_000,
+                        help="largest size at which the in-memory read baseline runs")
+    parser.add_argument("--render", action="store_true", help="only rebuild scale.md and scale.png from scale.json")
     parser.add_argument("--no-encoders", action="store_true", help="skip the encoder throughput probe")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -555,6 +588,10 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     sizes = [int(s) for s in args.sizes.split(",")]
     data = json.loads(RESULTS_JSON.read_text()) if RESULTS_JSON.exists() else {"sizes": {}}
+    if args.render:
+        RESULTS_MD.write_text(render(data))
+        _plot(list(data["sizes"].values()))
+        return 0
     data.update(sizes_arg=args.sizes, mem_cap_gb=args.mem_cap_gb, time_cap_min=args.time_cap_min,
                 mem_gb=os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ikg-bench-scale-"))
@@ -564,13 +601,20 @@ def main() -> int:
             enc = run_child({"kind": "encoders", "n": 200, "image_n": 50}, None, args.mem_cap_gb, args.time_cap_min)
             data["encoders"] = _encoder_extrapolation(enc.get("lines", [enc.get("error", "")]),
                                                       [10_000, 100_000, 1_000_000])
+        signal.signal(signal.SIGTERM, _on_sigterm)
         for users in sizes:
+            if STOP.is_set():
+                break
             logger.info("size %d users (heap/page cache %s)", users, sizing_for(users))
-            entry = run_size(users, work, args)
-            entry["date"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
-            data["sizes"][str(users) + (f"-slices{args.ingest_chunk_users}" if args.ingest_chunk_users else "")] = entry
-            RESULTS_JSON.write_text(json.dumps(data, indent=1, default=list))
-            RESULTS_MD.write_text(render(data))
+
+            def save(entry: dict, users: int = users) -> None:
+                entry["date"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+                entry["command"] = " ".join(["bench/scale.py", *sys.argv[1:]])
+                data["sizes"][str(users)] = entry
+                RESULTS_JSON.write_text(json.dumps(data, indent=1, default=list))
+                RESULTS_MD.write_text(render(data))
+
+            save(run_size(users, work, args, save))
             _plot(list(data["sizes"].values()))
     finally:
         if args.workdir is None and not args.keep:
