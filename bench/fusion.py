@@ -5,23 +5,29 @@ EfficientNet-Lite0 image, MFCC audio; embeddings cached in SQLite under the work
 throwaway Neo4j and exported to a snapshot (world and snapshot are reused when they exist).
 
 Protocol: only a ``--labelled`` share of items (random, seeded) keeps its HAS_TOPIC edges; the rest
-are withheld, so the model must tell what an item is about from its modalities (and co-interaction).
-For every modality set × fusion method (``gnn/fusion.py``) one model is trained (same config, only
-``modalities`` and ``fusion`` change) and measured on:
+are withheld, so what an item is about must come from its modalities (and co-interaction). For every
+modality set × fusion method (``gnn/fusion.py``) one GNN is trained (same config, only ``modalities``
+and ``fusion`` change; ``interest_readout: items``) and measured on:
 
-- interest precision@5: the users' top topics by the write-back's User·Topic dot product, over leaf
-  topics, against the planted mixture of the last window: |top-n ∩ planted| / n with
-  n = min(5, number of planted topics) (1–3 per user, so a literal @5 could not exceed 0.6);
-  interest recall@5 = |top-5 ∩ planted| / |planted|;
-- Recall@20 / NDCG@20 of recommendations on the held-out temporal test split (gnn.metrics);
+- interest precision@5: the INTERESTED_IN lists ``gnn.train.interests_and_recommendations`` returns for
+  write-back (gnn/interests.py: the fusion topic head's item topics refined by co-interaction, users'
+  interests by EM over their decayed interactions), over leaf topics, against the planted mixture of
+  the last window: |top-n ∩ planted| / n with n = min(5, number of planted topics) (1–3 per user, so a
+  literal @5 could not exceed 0.6); interest recall@5 = |top-5 ∩ planted| / |planted|; beside it the
+  same read-out from the modalities alone (no co-interaction refinement) and the GNN's User·Topic
+  dot product (``interest_readout: embedding``);
+- item topic accuracy of the withheld items (refined, and modalities alone);
+- Recall@20 / NDCG@20 of the GNN's recommendations on the held-out temporal test split (gnn.metrics);
 - drift precision@N: gnn.drift's ranking between the first and last window, on the snapshot whose
-  withheld items get the model's top-1 topic (labelled items keep theirs), against the planted
+  withheld items get their top-1 refined topic (labelled items keep theirs), against the planted
   drifters (N = number of drifters active in both windows);
-- wall time (training, evaluation and prediction).
+- wall time (training, evaluation, prediction and the read-outs).
 
 Baselines in the same run: popularity (recommendations), a model with no modality (ids, node
-statistics and the graph), and a reference that sees every true HAS_TOPIC edge: gnn.drift's decayed
-interest over all windows (interest) and its drift ranking (drift).
+statistics and the graph; its read-out has co-interaction only), references that see every true
+HAS_TOPIC edge (the items read-out; gnn.drift's decayed interest over all windows; its drift
+ranking), and a ceiling: the share of planted topics the users' interactions since their switch
+touch at all.
 
     .venv/bin/python bench/fusion.py [--users 20000 --content 5000 --topics 30] [--labelled 0.1]
         [--methods early,decision,attention,shared] [--sets text,image,...] [--workdir DIR] [--out FILE]
@@ -63,7 +69,8 @@ from gnn.data import CT, TrainData, build_data  # noqa: E402
 from gnn.drift import Window, drift_report, interest_matrix  # noqa: E402
 from gnn.metrics import evaluate_ranking  # noqa: E402
 from gnn.predict import top_k  # noqa: E402
-from gnn.train import Trainer  # noqa: E402
+from gnn import interests  # noqa: E402
+from gnn.train import Trainer, interests_and_recommendations  # noqa: E402
 
 MODALITY_SETS = {"text": ("emb_text",), "image": ("emb_image",), "audio": ("emb_audio",),
                  "text+image": ("emb_text", "emb_image"), "image+audio": ("emb_image", "emb_audio"),
@@ -75,7 +82,7 @@ K_INTEREST = 5
 # Model config of every row (only fusion and modalities vary): full-graph SAGE, early stopping on
 # validation NDCG@20; the batch size is set per world so an epoch is STEPS_PER_EPOCH full-graph steps.
 BASE = dict(model="sage", emb_dim=64, num_layers=2, lr=0.01, epochs=60, patience=10, topic_loss_weight=0.5,
-            num_threads=1, device="cpu")
+            num_threads=1, device="cpu", interest_readout="items", eval_users=5000)
 STEPS_PER_EPOCH = 10
 
 
@@ -177,7 +184,8 @@ def interest_scores(score_leaves, truth: Truth, leaves: np.ndarray) -> dict[str,
     users = np.array(sorted(truth.last), dtype=np.int64)
     items, _ = top_k(score_leaves, users, len(leaves), K_INTEREST)
     prec, rec = [], []
-    for row, u in zip(leaves[items], users):
+    for idx, u in zip(items, users):
+        row = leaves[idx[idx >= 0]]  # -1: fewer than 5 topics scored
         planted = truth.last[int(u)]
         n = min(K_INTEREST, len(planted))
         prec.append(len(set(row[:n].tolist()) & planted) / n)
@@ -198,19 +206,57 @@ def decayed_interest(snap: Snapshot, truth: Truth, leaves: np.ndarray, half_life
     return interest_scores(lambda u: scores[u], truth, leaves)
 
 
-def predicted_topics(snap: Snapshot, emb: dict[str, torch.Tensor], labelled: np.ndarray, leaves: np.ndarray,
+def predicted_topics(snap: Snapshot, q: np.ndarray, labelled: np.ndarray, leaves: np.ndarray,
                      truth: Truth) -> tuple[Snapshot, float]:
-    """``snap`` whose withheld items get their top-1 leaf topic by Content·Topic score, and the share of
-    withheld items whose predicted topic is one of theirs."""
+    """``snap`` whose withheld items get their top-1 leaf topic by the read-out's item topics ``q``, and the
+    share of withheld items whose predicted topic is one of theirs."""
     ct = snap.edges[CT]
     items = np.flatnonzero(~labelled)
-    scores = emb[CONTENT][torch.as_tensor(items)] @ emb[TOPIC][torch.as_tensor(leaves)].T
-    best = leaves[scores.argmax(1).numpy()]
+    best = leaves[q[items][:, leaves].argmax(1)]
     edges = dict(snap.edges)
     edges[CT] = {"src": np.r_[ct["src"], items], "dst": np.r_[ct["dst"], best],
                  "weight": np.r_[ct["weight"], np.ones(len(items), ct["weight"].dtype)]}
     acc = float(np.mean([int(t) in truth.item_topics[int(i)] for i, t in zip(items, best)])) if len(items) else 1.0
     return dataclasses.replace(snap, edges=edges), acc
+
+
+def written_interest(t_items: np.ndarray, truth: Truth, leaves: np.ndarray) -> dict[str, float]:
+    """Interest scores of the INTERESTED_IN lists the write-back writes (``interests_and_recommendations``),
+    restricted to leaf topics in their written order."""
+    is_leaf = np.zeros(max(int(t_items.max(initial=0)), int(leaves.max())) + 1, dtype=bool)
+    is_leaf[leaves] = True
+    rank = {int(t): i for i, t in enumerate(leaves)}
+
+    def score_leaves(u: torch.Tensor) -> torch.Tensor:
+        out = torch.full((len(u), len(leaves)), float("-inf"))
+        for row, user in enumerate(u.tolist()):
+            written = [int(t) for t in t_items[user] if t >= 0 and is_leaf[t]]
+            for pos, t in enumerate(written):
+                out[row, rank[t]] = float(len(written) - pos)
+        return out
+    return interest_scores(score_leaves, truth, leaves)
+
+
+def attested_share(world: Path, truth: Truth, snap: Snapshot) -> float:
+    """Mean over users of (planted last-window topics that some interaction since the user's switch — every
+    window for non-drifters — touched through an item carrying that topic) / n, n = min(5, planted): how much
+    of the truth the behaviour shows at all (a ceiling for read-outs that only see interactions)."""
+    info = json.loads((world / "truth" / "world.json").read_text())
+    start, length = info["derived"]["start_ts"], info["derived"]["window_seconds"]
+    uidx = {str(u): i for i, u in enumerate(snap.node_ids[USER])}
+    cidx = {str(c): i for i, c in enumerate(snap.node_ids[CONTENT])}
+    since = np.zeros(len(uidx), dtype=np.int64)
+    dr = pq.read_table(world / "truth" / "drifters.parquet").to_pydict()
+    for u, w in zip(dr["user"], dr["to_window"]):
+        since[uidx[u]] = w
+    it = pq.read_table(world / "interactions.parquet", columns=["user", "content", "ts"]).to_pydict()
+    seen: dict[int, set[int]] = {}
+    for u, c, ts in zip(it["user"], it["content"], it["ts"]):
+        ui = uidx[u]
+        if (ts - start) // length >= since[ui]:
+            seen.setdefault(ui, set()).update(truth.item_topics[cidx[c]])
+    return float(np.mean([len(planted & seen.get(u, set())) / min(K_INTEREST, len(planted))
+                          for u, planted in truth.last.items()]))
 
 
 def drift_precision(snap: Snapshot, truth: Truth, half_life_s: float) -> float:
@@ -223,18 +269,36 @@ def drift_precision(snap: Snapshot, truth: Truth, half_life_s: float) -> float:
 
 
 # ---------------------------------------------------------------- runs
+def readout_row(data: TrainData, cfg: TrainConfig, snap: Snapshot, labelled: np.ndarray, truth: Truth,
+                leaves: np.ndarray) -> dict:
+    """Interest, item-topic and drift columns of the ``interest_readout: items`` read-out for ``cfg``."""
+    t0 = time.perf_counter()
+    _, q = interests.readout(data, cfg)
+    row = {}
+    plain, q_plain = interests.readout(data, cfg.with_overrides(interest_refine_items=False))
+    plain_t = torch.as_tensor(plain[:, leaves])
+    row["interest_p@5_modal"] = interest_scores(lambda u: plain_t[u], truth, leaves)["interest_p@5"]
+    row["item_acc_modal"] = predicted_topics(snap, q_plain, labelled, leaves, truth)[1]
+    pred, row["item_acc"] = predicted_topics(snap, q, labelled, leaves, truth)
+    row["drift_p@N"] = drift_precision(pred, truth, cfg.half_life_s)
+    row["readout_s"] = time.perf_counter() - t0
+    return row
+
+
 def train_row(data: TrainData, cfg: TrainConfig, snap: Snapshot, labelled: np.ndarray, truth: Truth,
               leaves: np.ndarray) -> dict:
+    """One cell: the GNN (recommendations, its User·Topic interests, and the INTERESTED_IN lists written with
+    ``interest_readout: items``) and the read-out's item-topic and drift columns."""
     t0 = time.perf_counter()
     trainer = Trainer(data, cfg)
     fit = trainer.fit(progress=False)
     test = trainer.evaluate("test")
     emb = {k: v.cpu() for k, v in trainer.embeddings(data.with_all_interactions()).items()}
+    (_, t_items, _), _ = interests_and_recommendations(trainer, emb)
     row = {"epochs": len(fit.history), "recall@20": test["recall@20"], "ndcg@20": test["ndcg@20"],
-           **model_interest(emb, truth, leaves)}
-    pred, row["item_acc"] = predicted_topics(snap, emb, labelled, leaves, truth)
-    row["decayed_p@5"] = decayed_interest(pred, truth, leaves, cfg.half_life_s)["interest_p@5"]
-    row["drift_p@N"] = drift_precision(pred, truth, cfg.half_life_s)
+           "interest_p@5_emb": model_interest(emb, truth, leaves)["interest_p@5"],
+           **written_interest(t_items, truth, leaves),
+           **readout_row(data, cfg, snap, labelled, truth, leaves)}
     weights = {}
     inputs = trainer.model.inputs
     if CONTENT in inputs.logits:
@@ -267,16 +331,16 @@ def fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.3f}"
 
 
-def verdicts(rows: dict[tuple[str, str], dict], methods: list[str]) -> list[str]:
-    """Computed verdict lines for the issue's goal, per fusion method."""
+def verdicts(rows: dict[tuple[str, str], dict], methods: list[str], key: str) -> list[str]:
+    """Computed verdict lines for the issue's goal on column ``key``, per fusion method."""
     lines = []
     singles = [s for s in ("text", "image", "audio")]
     for m in methods:
         full = rows.get(("text+image+audio", m))
-        single = [rows[(s, m)]["interest_p@5"] for s in singles if (s, m) in rows]
+        single = [rows[(s, m)][key] for s in singles if (s, m) in rows]
         if full is None or len(single) < 3:
             continue
-        p, best = full["interest_p@5"], max(single)
+        p, best = full[key], max(single)
         ok = p >= GOAL_PRECISION and p >= best + CLEAR_MARGIN
         lines.append(f"- **{m}**: three-modality interest precision@5 = {p:.3f} (goal ≥ {GOAL_PRECISION}: "
                      f"{'met' if p >= GOAL_PRECISION else 'NOT met'}); best single modality {best:.3f} "
@@ -331,8 +395,12 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
     rows = {key: rows[key] for key in cells}
     bare = rows.pop(("none", "—"))
     pop = popularity_row(data)
-    oracle = {**decayed_interest(full, truth, leaves, base.half_life_s),
-              "drift_p@N": drift_precision(full, truth, base.half_life_s)}
+    full_data = build_data(full, base)
+    full_theta = torch.as_tensor(interests.readout(full_data, base)[0][:, leaves])
+    oracle = {"items": interest_scores(lambda u: full_theta[u], truth, leaves),
+              "decayed": decayed_interest(full, truth, leaves, base.half_life_s),
+              "drift_p@N": drift_precision(full, truth, base.half_life_s),
+              "attested": attested_share(world, truth, full)}
     load1 = os.getloadavg()
 
     cmd = "python bench/fusion.py " + " ".join(args.argv)
@@ -349,32 +417,43 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
            f"and MFCC audio embeddings, exported with `graph.export`.",
            f"- HAS_TOPIC kept for {labelled.sum():,} of {len(labelled):,} items ({args.labelled:.0%}, random); the "
            f"others are withheld, so what an item is about comes from its modalities and co-interactions.",
-           f"- One model per cell: {json.dumps({**BASE, 'epochs': args.epochs, 'batch_size': base.batch_size})}, "
-           f"temporal split; only "
-           f"`fusion` and `modalities` change. `decision` encodes each modality in its own slice (see gnn/fusion.py); "
-           f"the SAGE encoder mixes the slices again.",
-           "- Interest p@5: top-n leaf topics by User·Topic (the write-back's interest score), "
-           "n = min(5, planted topics), vs the last window's planted mixture; r@5: share of planted topics in the "
-           "top 5. Item topic acc: share of withheld items whose top-1 topic by Content·Topic is one of their true "
-           "topics. Decayed p@5: the same precision for `gnn.drift`'s decayed interest over all windows computed "
-           "with the withheld items' predicted topics (the reference row: with every true topic). Recall/NDCG@20: full ranking on the temporal test split. Drift p@N: `gnn.drift` between the "
-           "first and last window with withheld items given the model's top-1 topic; N = planted drifters active "
-           "in both windows.", "",
+           f"- One GNN per cell: {json.dumps({**BASE, 'epochs': args.epochs, 'batch_size': base.batch_size})}, "
+           f"temporal split; only `fusion` and `modalities` change (they select the GNN's node-input fusion and "
+           f"the item topic head's, gnn/fusion.py).",
+           "- **interest p@5** (the goal's number): the INTERESTED_IN lists `interests_and_recommendations` "
+           "returns for write-back with `interest_readout: items` (gnn/interests.py: item topics = HAS_TOPIC where "
+           "kept, else the fusion topic head's prediction refined by co-interaction; users' interests by EM "
+           "deconvolution of their decayed interactions), top-n leaf topics, n = min(5, planted topics), vs the "
+           "last window's planted mixture; r@5: share of planted topics in the top 5. **p@5 modalities only**: "
+           "the same read-out without the co-interaction refinement (withheld items' topics from the modalities "
+           "alone). **p@5 User·Topic**: the GNN's embedding dot product (`interest_readout: embedding`).",
+           "- Item topic acc: share of withheld items whose top-1 topic is one of their true topics (refined / "
+           "modalities only). Recall/NDCG@20: the GNN's full ranking on the temporal test split. Drift p@N: "
+           "`gnn.drift` between the first and last window with withheld items given their top-1 refined topic; "
+           "N = planted drifters active in both windows.", "",
            "## Results", "",
-           "| modalities | fusion | interest p@5 | interest r@5 | item topic acc | decayed p@5 | Recall@20 | NDCG@20 "
-           "| drift p@N | epochs | s |",
-           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for (set_name, method), r in rows.items():
-        out.append(f"| {set_name} | {method} | {fmt(r['interest_p@5'])} | {fmt(r['interest_r@5'])} | "
-                   f"{fmt(r['item_acc'])} | {fmt(r['decayed_p@5'])} | {fmt(r['recall@20'])} | {fmt(r['ndcg@20'])} | {fmt(r['drift_p@N'])} | {r['epochs']} | "
-                   f"{r['seconds']:.0f} |")
-    out.append(f"| none (ids + graph) | — | {fmt(bare['interest_p@5'])} | {fmt(bare['interest_r@5'])} | "
-               f"{fmt(bare['item_acc'])} | {fmt(bare['decayed_p@5'])} | {fmt(bare['recall@20'])} | {fmt(bare['ndcg@20'])} | {fmt(bare['drift_p@N'])} | {bare['epochs']} | "
-               f"{bare['seconds']:.0f} |")
-    out.append(f"| popularity | — | — | — | — | — | {fmt(pop['recall@20'])} | {fmt(pop['ndcg@20'])} | — | — | — |")
-    out.append(f"| every true HAS_TOPIC (reference) | — | — | — | 1 | {fmt(oracle['interest_p@5'])} | — | — | "
-               f"{fmt(oracle['drift_p@N'])} | — | — |")
-    out += ["", "## Verdicts (computed)", "", *verdicts(rows, args.methods)]
+           "| modalities | fusion | interest p@5 | interest r@5 | p@5 modalities only | p@5 User·Topic | "
+           "item topic acc | item acc modalities only | Recall@20 | NDCG@20 | drift p@N | epochs | s |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def line(label: str, method: str, r: dict) -> str:
+        return (f"| {label} | {method} | {fmt(r['interest_p@5'])} | {fmt(r['interest_r@5'])} | "
+                f"{fmt(r['interest_p@5_modal'])} | {fmt(r['interest_p@5_emb'])} | {fmt(r['item_acc'])} | "
+                f"{fmt(r['item_acc_modal'])} | {fmt(r['recall@20'])} | {fmt(r['ndcg@20'])} | {fmt(r['drift_p@N'])} | "
+                f"{r['epochs']} | {r['seconds']:.0f} |")
+    out += [line(set_name, method, r) for (set_name, method), r in rows.items()]
+    out.append(line("none (ids + graph)", "—", bare))
+    out.append(f"| popularity | — | — | — | — | — | — | — | {fmt(pop['recall@20'])} | {fmt(pop['ndcg@20'])} | — | — "
+               f"| — |")
+    out.append(f"| every true HAS_TOPIC, items read-out (reference) | — | {fmt(oracle['items']['interest_p@5'])} | "
+               f"{fmt(oracle['items']['interest_r@5'])} | — | — | 1 | 1 | — | — | {fmt(oracle['drift_p@N'])} | — | — |")
+    out.append(f"| every true HAS_TOPIC, decayed interest (format.md) | — | {fmt(oracle['decayed']['interest_p@5'])} | "
+               f"{fmt(oracle['decayed']['interest_r@5'])} | — | — | 1 | 1 | — | — | — | — | — |")
+    out.append(f"| ceiling: planted topics shown by the user's interactions since their switch | — | "
+               f"{fmt(oracle['attested'])} | — | — | — | — | — | — | — | — | — | — |")
+    out += ["", "## Verdicts (computed)", "", *verdicts(rows, args.methods, "interest_p@5"), "",
+            "Modalities only (no co-interaction refinement; not the written read-out):", "",
+            *verdicts(rows, args.methods, "interest_p@5_modal")]
     text = "\n".join(out) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)

@@ -20,6 +20,7 @@ DEVICES = ("auto", "cpu", "cuda")
 ACTIVATIONS = ("relu", "none")
 INTERACTION_FEATURES = ("drop", "keep")
 FUSION_METHODS = ("early", "concat", "decision", "attention", "shared")
+INTEREST_READOUTS = ("embedding", "items")
 DAY = 86400.0
 
 
@@ -70,6 +71,11 @@ class TrainConfig:
     weight_positives: bool = False
     eval_k: int = 20
     top_k_interests: int = 10
+    interest_readout: str = "embedding"  # INTERESTED_IN scores: embedding (User·Topic) or items (gnn/interests.py)
+    interest_background: float = 0.1  # items: share of interactions explained by popularity, not interest
+    interest_em_iters: int = 30      # items: EM iterations
+    interest_refine_items: bool = True  # items: re-estimate unlabelled items' topics from co-interaction
+    interest_item_prior: float = 5.0  # items: pseudo-count weight of the modality prediction in that refinement
     top_k_recommendations: int = 50
     score_batch_users: int = 1024
     eval_users: int = 0  # validation/test rank a seeded random sample of this many users; 0 = every user
@@ -79,7 +85,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, allowed in (("model", MODELS), ("backend", BACKENDS), ("loss", LOSSES), ("head", HEADS),
                               ("split", SPLITS), ("device", DEVICES), ("activation", ACTIVATIONS),
-                              ("fusion", FUSION_METHODS), ("interaction_features", INTERACTION_FEATURES)):
+                              ("fusion", FUSION_METHODS), ("interaction_features", INTERACTION_FEATURES),
+                              ("interest_readout", INTEREST_READOUTS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("emb_dim", "num_layers", "num_negatives", "epochs", "patience", "batch_size", "eval_k",
@@ -113,6 +120,10 @@ class TrainConfig:
                                     or min(self.fusion_weights) < 0 or sum(self.fusion_weights) <= 0):
             raise ConfigError(f"fusion_weights needs one weight >= 0 per entry of modalities {list(self.modalities)} "
                               f"(not all 0), got {list(self.fusion_weights)}")
+        if not 0.0 <= self.interest_background < 1.0 or self.interest_item_prior < 0 or self.interest_em_iters < 1:
+            raise ConfigError(f"interest_background must be in [0, 1), interest_item_prior >= 0 and "
+                              f"interest_em_iters >= 1, got {self.interest_background!r}, "
+                              f"{self.interest_item_prior!r}, {self.interest_em_iters!r}")
         if self.fusion_align_weight < 0:
             raise ConfigError(f"fusion_align_weight must be >= 0, got {self.fusion_align_weight!r}")
         if "INTERACTED" in self.exclude_relations:

@@ -27,6 +27,7 @@ from graph.model import CONTENT, TOPIC, USER
 from gnn.backends import Backend, get_backend
 from gnn.config import TrainConfig
 from gnn.data import TrainData, build_data
+from gnn.interests import readout as items_readout
 from gnn.metrics import evaluate_ranking, sample_users
 from gnn.models import LOSSES, LinkModel, bpr_loss, l2_penalty
 from gnn.predict import top_k
@@ -255,11 +256,17 @@ class Trainer:
 
 
 def interests_and_recommendations(trainer: Trainer, emb: dict[str, torch.Tensor]):
-    """Top-K topics per user (user·topic dot product) and top-K content excluding everything seen."""
+    """Top-K topics per user (user·topic dot product, or with ``interest_readout: items`` gnn.interests'
+    read-out; topics scored 0 there are left out) and top-K content excluding everything seen."""
     d, cfg = trainer.data, trainer.cfg
     users = np.arange(d.num_nodes[USER], dtype=np.int64)
     if TOPIC in emb and d.num_nodes.get(TOPIC, 0):
-        t_items, t_scores = top_k(lambda u: emb[USER][u] @ emb[TOPIC].T, users, d.num_nodes[TOPIC],
+        topic_score = lambda u: emb[USER][u] @ emb[TOPIC].T  # noqa: E731
+        if cfg.interest_readout == "items":
+            theta = torch.as_tensor(items_readout(d, cfg)[0], device=trainer.device)
+            theta = theta.masked_fill(theta <= 0, float("-inf"))
+            topic_score = lambda u: theta[u]  # noqa: E731
+        t_items, t_scores = top_k(topic_score, users, d.num_nodes[TOPIC],
                                   cfg.top_k_interests, None, cfg.score_batch_users, trainer.device)
     else:
         t_items = np.full((len(users), cfg.top_k_interests), -1, np.int64)

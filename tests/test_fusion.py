@@ -183,8 +183,10 @@ def test_fusion_study_runs_end_to_end_on_a_tiny_world(graph, tmp_path):
     text = fusion.study(world, snap_dir, opts)
     assert text == out.read_text()
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(table) == 2 + 4 * 2 + 3  # header, rule, 8 cells, no-modality, popularity, drift reference
+    # header, rule, 8 cells, no-modality, popularity, two true-topic references, the attested ceiling
+    assert len(table) == 2 + 4 * 2 + 5
     for line in table[2:10]:
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert all(0.0 <= float(c) <= 1.0 for c in cells[2:7]), line
-    assert sum("three-modality interest precision@5" in line for line in text.splitlines()) == 2
+        assert all(0.0 <= float(c) <= 1.0 for c in cells[2:11]), line
+    # the goal's verdict on the written read-out and on the modalities-only read-out, per method
+    assert sum("three-modality interest precision@5" in line for line in text.splitlines()) == 4
