@@ -151,7 +151,9 @@ def matching_run(runs: Path, cfg: TrainConfig, snapshot: Path) -> Path | None:
     found = []
     for info in runs.glob("*/run.json"):
         run = json.loads(info.read_text())
-        if run["config"] == cfg.to_dict() and Path(run["snapshot"]) == snapshot.resolve():
+        # keys added to TrainConfig later take their defaults, except interaction_features: such runs kept them
+        stored = TrainConfig.from_dict({"interaction_features": "keep", **run["config"]})
+        if stored == cfg and Path(run["snapshot"]) == snapshot.resolve():
             found.append((run["created_at"], info.parent))
     return max(found)[1] if found else None
 
@@ -164,6 +166,9 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--batch-size", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--interaction-features", default="drop", choices=["drop", "keep"],
+                        help="TrainConfig.interaction_features (keep: the warm users' emb_behavior, which "
+                             "saw their held-out interactions; runs trained before the option kept it)")
     parser.add_argument("--no-exact", action="store_true", help="skip the exact inductive scorer (slow)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--work", type=Path, default=None,
@@ -229,7 +234,8 @@ def main() -> int:
     work = args.work or var_dir("bench", "cold-start")
     train_snap = work / f"snapshot-seed{args.seed}"
     cfg = TrainConfig(model=args.model, lr=args.lr, epochs=args.epochs, patience=args.patience,
-                      batch_size=args.batch_size, seed=args.seed, device="cpu")
+                      batch_size=args.batch_size, seed=args.seed, device="cpu",
+                      interaction_features=args.interaction_features)
     run_dir = matching_run(work / "runs", cfg, train_snap) if args.reuse else None
     if run_dir is None:
         holdout_snapshot(snap, cold).save(train_snap)
@@ -377,7 +383,7 @@ def write_results(args, results, n_cold, n_eval, train_s, run_metrics, timing, t
         f"Users {n_users:,}, movies {n_items:,}; {n_cold} users (10 %, seed {args.seed}) held out of training "
         f"entirely, {n_eval} of them with a positive interaction after their 5th (evaluated). Model: {args.model}, "
         f"lr {args.lr}, batch {args.batch_size:,}, at most {args.epochs} epochs (patience {args.patience}), "
-        f"dgl on cpu; training {train_s:.0f} s{' (reused run, timed when it was trained)' if args.reuse else ''}, "
+        f"dgl on cpu, interaction_features {args.interaction_features}; training {train_s:.0f} s{' (reused run, timed when it was trained)' if args.reuse else ''}, "
         f"best epoch {run_metrics.get('best_epoch')} (warm users' "
         f"temporal test NDCG@{K} {run_metrics.get('test', {}).get(f'ndcg@{K}', float('nan')):.4f}). "
         f"Truth: positive interactions after the 5th (same set in every "

@@ -3,9 +3,15 @@
 The new node is appended to the run's graph (its snapshot, all positive interactions) with its
 features (missing ones use the learned "missing" vectors), its edges and its degree/recency statistics
 (scaled like the training ones); its id uses the learned "unknown id" vector. Its embedding is computed
-with the checkpoint's weights exactly as training propagates (``gcn``: a full-graph pass, since its
-symmetric normalisation needs every neighbour's full degree; ``sage``: its full L-hop neighbourhood,
-fanout -1) and scored against the run's saved embeddings. Importing this module imports DGL only when the run's backend is dgl.
+from its full L-hop neighbourhood (fanout -1) with the checkpoint's weights and scored against the run's
+saved embeddings.
+
+For ``gcn`` this is not training's propagation: the blocks' degree normalisation counts block edges only
+(a content item the new user touched has degree 1 there), so the new user's neighbours weigh about
+sqrt(their degree) more than in training. The training-consistent alternative (a full-graph pass with
+the node appended) was measured worse for users unseen in training (`bench/cold_start.py --reuse`,
+exact-forward NDCG@20 with 1 / 3 / 5 revealed: 0.248 / 0.258 / 0.279 vs 0.338 / 0.367 / 0.388 with
+blocks), so the blocks are kept. Importing this module imports DGL only when the run's backend is dgl.
 
 Known limit: a node's learned id embedding carries much of its trained representation, so a new node
 (with the "unknown id" vector) is placed less precisely than a trained one; new users with a few
@@ -28,7 +34,7 @@ from graph.snapshot import Snapshot
 from gnn.backends import get_backend
 from gnn.config import TrainConfig
 from gnn.data import STATS, UC, TrainData, build_data, decay, raw_node_stats, reverse
-from gnn.train import build_model, embed_all, features_to, resolve_device
+from gnn.train import build_model, features_to, resolve_device
 
 Neighbour = tuple[str, float, float]  # (raw id, weight, ts epoch seconds)
 
@@ -128,15 +134,11 @@ class InductiveScorer:
         return replace(d, features=feats, edges=edges, num_nodes=num_nodes)
 
     def _embed(self, data: TrainData, label: str) -> torch.Tensor:
-        """The appended node's embedding, propagated as in training: ``gcn`` normalises each edge by both
-        end's full-graph degrees, which a sampled block does not hold (it counts only the block's edges),
-        so it runs the full graph; ``sage`` (mean over in-neighbours) is exact on the L-hop blocks."""
+        """The appended node's embedding from its L-hop blocks (fanout -1). ``sage`` (mean over
+        in-neighbours) is exact there; ``gcn``'s symmetric normalisation counts only the block's edges, so
+        a neighbour's degree is its degree inside the block, not in the graph (see the module docstring)."""
         graph = self.backend.build_graph(data, self.device)
-        new = data.num_nodes[label] - 1
-        if self.cfg.model == "gcn":
-            return embed_all(self.model, self.backend, graph, features_to(data, self.device), data.num_nodes,
-                             self.cfg.num_layers, self.device)[label][new]
-        seeds = {label: torch.tensor([new], device=self.device)}
+        seeds = {label: torch.tensor([data.num_nodes[label] - 1], device=self.device)}
         with torch.no_grad():
             input_nodes, blocks = self.backend.sample_blocks(graph, seeds, (-1,) * self.cfg.num_layers, self.device)
             return self.model(blocks, input_nodes, features_to(data, self.device))[label][0]
