@@ -541,7 +541,8 @@ def render(data: dict) -> str:
         "Growth exponents (log-log slope of seconds over users, completed sizes; 1.00 = linear): "
         + (", ".join(slopes) or "–") + ".", "",
         "## Encoders (not part of the pipeline runs above)", "",
-        "Measured in this run with `bench/encoders.py` (MovieLens texts, scikit-image photos, synthesised clips). "
+        "Measured with `bench/encoders.py` (MovieLens texts, scikit-image photos, synthesised clips) by the last run "
+        "without `--no-encoders` (the earlier curve, at load 14–23). "
         "The encoding time at each size is an **extrapolation** (items / measured items/s), not a measurement:", "",
         *[ln for ln in enc if not ln.startswith("#")], "",
         "## Stage details", "", *details, ""])
