@@ -19,9 +19,9 @@ Training has a fixed budget of **1 epoch** at every size on 1 torch thread, then
 ``gnn.train.train_run`` (test ranking, embeddings, top-K lists). Up to ``--full-graph-max-users``
 it is full-graph LightGCN (``gnn/configs/scale.yaml``, batch = interactions / 64: epoch ∝ graph);
 above, mini-batch neighbour sampling (``gnn/configs/minibatch.yaml``): full-graph training's peak
-grows with the whole graph (~2.1 GB at 100 k users, ~15 GB projected at 1 M) and does not fit
-beside the 1 M world's Neo4j on a 24 GiB box. Validation and test rank a seeded sample of 5,000
-users at every size (``eval_users``).
+grows with the whole graph (2.1 GB at 100 k users, 9.8 GB at 1 M measured without Neo4j, most of
+it building the training arrays). Validation and test rank a seeded sample of 5,000 users at every
+size (``eval_users``).
 
 Baselines measured in the same run: a child that only imports the stack (Python RSS floor) and
 the Neo4j server's RSS right after start (server floor).
@@ -69,7 +69,7 @@ POLL_S = 0.5
 BASELINE = "read into memory (baseline)"
 STAGES = ("generate", BASELINE, "neo4j start", "ingest", "export", "train", "write-back")
 SCALE_YAML = ROOT / "gnn" / "configs" / "scale.yaml"
-FULL_GRAPH_MAX_USERS = 100_000  # above: mini-batch (full-graph ~15 GB at 1 M beside an ~8 GB Neo4j: docs/scaling.md)
+FULL_GRAPH_MAX_USERS = 1_000_000  # above: mini-batch (full-graph training took 9.8 GB at 1 M: docs/scaling.md)
 EVAL_USERS = 5_000  # validation/test rank this many sampled users at every size (users x items grows 100x a step)
 SCORE_BATCH_USERS = 256  # users scored at once: 256 x 250 k items is ~0.25 GB a tensor at 1 M
 FULL_GRAPH_STEPS = 64  # full-graph training: batch = interactions / 64 (< 64 steps an epoch: the train split)
