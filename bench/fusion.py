@@ -57,6 +57,7 @@ logger = logging.getLogger("bench.fusion")
 
 import numpy as np  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -206,13 +207,13 @@ def decayed_interest(snap: Snapshot, truth: Truth, leaves: np.ndarray, half_life
     return interest_scores(lambda u: scores[u], truth, leaves)
 
 
-def predicted_topics(snap: Snapshot, q: np.ndarray, labelled: np.ndarray, leaves: np.ndarray,
+def predicted_topics(snap: Snapshot, q: sp.csr_matrix, labelled: np.ndarray, leaves: np.ndarray,
                      truth: Truth) -> tuple[Snapshot, float]:
     """``snap`` whose withheld items get their top-1 leaf topic by the read-out's item topics ``q``, and the
     share of withheld items whose predicted topic is one of theirs."""
     ct = snap.edges[CT]
     items = np.flatnonzero(~labelled)
-    best = leaves[q[items][:, leaves].argmax(1)]
+    best = leaves[q[items][:, leaves].toarray().argmax(1)]
     edges = dict(snap.edges)
     edges[CT] = {"src": np.r_[ct["src"], items], "dst": np.r_[ct["dst"], best],
                  "weight": np.r_[ct["weight"], np.ones(len(items), ct["weight"].dtype)]}
@@ -276,7 +277,7 @@ def readout_row(data: TrainData, cfg: TrainConfig, snap: Snapshot, labelled: np.
     _, q = interests.readout(data, cfg)
     row = {}
     plain, q_plain = interests.readout(data, cfg.with_overrides(interest_refine_items=False))
-    plain_t = torch.as_tensor(plain[:, leaves])
+    plain_t = torch.as_tensor(plain[:, leaves].toarray())
     row["interest_p@5_modal"] = interest_scores(lambda u: plain_t[u], truth, leaves)["interest_p@5"]
     row["item_acc_modal"] = predicted_topics(snap, q_plain, labelled, leaves, truth)[1]
     pred, row["item_acc"] = predicted_topics(snap, q, labelled, leaves, truth)
@@ -396,7 +397,7 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
     bare = rows.pop(("none", "—"))
     pop = popularity_row(data)
     full_data = build_data(full, base)
-    full_theta = torch.as_tensor(interests.readout(full_data, base)[0][:, leaves])
+    full_theta = torch.as_tensor(interests.readout(full_data, base)[0][:, leaves].toarray())
     oracle = {"items": interest_scores(lambda u: full_theta[u], truth, leaves),
               "decayed": decayed_interest(full, truth, leaves, base.half_life_s),
               "drift_p@N": drift_precision(full, truth, base.half_life_s),

@@ -261,11 +261,13 @@ def interests_and_recommendations(trainer: Trainer, emb: dict[str, torch.Tensor]
     d, cfg = trainer.data, trainer.cfg
     users = np.arange(d.num_nodes[USER], dtype=np.int64)
     if TOPIC in emb and d.num_nodes.get(TOPIC, 0):
-        topic_score = lambda u: emb[USER][u] @ emb[TOPIC].T  # noqa: E731
-        if cfg.interest_readout == "items":
-            theta = torch.as_tensor(items_readout(d, cfg)[0], device=trainer.device)
-            theta = theta.masked_fill(theta <= 0, float("-inf"))
-            topic_score = lambda u: theta[u]  # noqa: E731
+        theta = items_readout(d, cfg)[0] if cfg.interest_readout == "items" else None
+
+        def topic_score(u: torch.Tensor) -> torch.Tensor:
+            if theta is None:
+                return emb[USER][u] @ emb[TOPIC].T
+            s = torch.as_tensor(theta[u.cpu().numpy()].toarray(), device=u.device)
+            return s.masked_fill(s <= 0, float("-inf"))
         t_items, t_scores = top_k(topic_score, users, d.num_nodes[TOPIC],
                                   cfg.top_k_interests, None, cfg.score_batch_users, trainer.device)
     else:

@@ -20,31 +20,37 @@ def _one_user(weights):
     return sp.csr_matrix(np.array([weights], dtype=np.float32))
 
 
-def test_em_by_hand_one_iteration_and_fixed_point():
+@pytest.mark.parametrize("dense", [True, False])
+def test_em_by_hand_one_iteration_and_fixed_point(dense):
     # item 0 is about A; item 1 about A and B; equal popularity; the user touched both once.
     # p(i|A) = (2/3, 1/3), p(i|B) = (0, 1). From θ = (1/2, 1/2), item 1's responsibility for A is
     # (1/2 · 1/3) / (1/2 · 1/3 + 1/2 · 1) = 1/4, so θ_A = (1 + 1/4) / 2 = 0.625 after one iteration;
     # the fixed point solves 4a² − 7a + 3 = 0 with a < 1: a = 3/4.
     x, q, pop = _one_user([1.0, 1.0]), np.array([[1.0, 0.0], [0.5, 0.5]]), np.ones(2)
-    theta, _ = em_interests(x, q, pop, background=0.0, iters=1)
-    assert theta[0] == pytest.approx([0.625, 0.375], abs=1e-6)
-    theta, _ = em_interests(x, q, pop, background=0.0, iters=300)
-    assert theta[0] == pytest.approx([0.75, 0.25], abs=1e-4)
+    theta, _ = em_interests(x, q, pop, background=0.0, iters=1, dense=dense)
+    assert theta.toarray()[0] == pytest.approx([0.625, 0.375], abs=1e-6)
+    theta, _ = em_interests(x, q, pop, background=0.0, iters=300, dense=dense)
+    assert theta.toarray()[0] == pytest.approx([0.75, 0.25], abs=1e-4)
 
 
-def test_background_explains_items_without_topics_and_idle_users_get_nothing():
+@pytest.mark.parametrize("dense", [True, False])
+def test_background_explains_items_without_topics_and_idle_users_get_nothing(dense):
     # item 1 has no known topic: only the popularity background explains it, so θ stays all on A
     x = sp.csr_matrix(np.array([[1.0, 3.0], [0.0, 0.0]], dtype=np.float32))
-    theta, _ = em_interests(x, np.array([[1.0, 0.0], [0.0, 0.0]]), np.ones(2), background=0.1, iters=5)
+    theta, _ = em_interests(x, np.array([[1.0, 0.0], [0.0, 0.0]]), np.ones(2), background=0.1, iters=5, dense=dense)
+    theta = theta.toarray()
     assert theta[0] == pytest.approx([1.0, 0.0]) and not theta[1].any()
 
 
-def test_refinement_gives_an_unlabelled_item_the_topic_of_its_users():
+@pytest.mark.parametrize("dense", [True, False])
+def test_refinement_gives_an_unlabelled_item_the_topic_of_its_users(dense):
     # users 0-1 read item 0 (topic A) and item 2; user 2 reads item 1 (topic B); item 2 is unlabelled
     x = sp.csr_matrix(np.array([[1, 0, 1], [1, 0, 1], [0, 1, 0]], dtype=np.float32))
     q = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
     prior = np.full((3, 2), 0.5)
-    theta, q2 = em_interests(x, q, np.ones(3), 0.1, 30, free_items=np.array([2]), prior=prior, prior_weight=0.1)
+    theta, q2 = em_interests(x, q, np.ones(3), 0.1, 30, free_items=np.array([2]), prior=prior, prior_weight=0.1,
+                              dense=dense)
+    theta, q2 = theta.toarray(), q2.toarray()
     assert q2[2].argmax() == 0 and q2[2, 0] > 0.9
     assert q2[:2] == pytest.approx(q[:2])  # labelled rows never move
     assert theta[:2, 0] == pytest.approx([1.0, 1.0], abs=1e-3) and theta[2, 1] == pytest.approx(1.0)
@@ -52,7 +58,7 @@ def test_refinement_gives_an_unlabelled_item_the_topic_of_its_users():
 
 def test_labelled_topics_are_uniform_over_an_items_topics():
     q = labelled_topics(np.array([0, 0, 2]), np.array([1, 2, 0]), 3, 3)
-    assert q.tolist() == [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    assert q.toarray().tolist() == [[0.0, 0.5, 0.5], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +72,7 @@ def _head_accuracy(snap, truth, cfg) -> float:
     n, n_topics = data.num_nodes[CONTENT], data.num_nodes[TOPIC]
     target = labelled_topics(src, dst, n, n_topics)
     pred = head_topics(data.features[CONTENT], target, cfg)
-    unlabelled = target.sum(1) == 0
+    unlabelled = target.getnnz(1) == 0
     return float(np.mean(pred[unlabelled].argmax(1) == truth["content_topic"][unlabelled]))
 
 
