@@ -148,7 +148,8 @@ def _demo(args: argparse.Namespace) -> int:
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job end to end on the managed Neo4j (reruns skip what is done)")
     p.add_argument("--fresh", action="store_true", help="wipe the graph and the demo state first")
-    p.add_argument("--model", default="gcn", choices=["sage", "gcn"])
+    p.add_argument("--model", default="sage", choices=["sage", "gcn"],
+                   help="sage: GraphSAGE with gnn/configs/sage.yaml (default); gcn: LightGCN-style defaults")
     p.add_argument("--backend", default="dgl", choices=["dgl", "pyg"])
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--epochs", type=int, help="training epochs (default from gnn/configs/default.yaml)")

@@ -42,6 +42,7 @@ MOVIELENS = "movielens-100k"
 MOVIELENS_CONTENT = 1682
 MOVIELENS_INTERACTIONS = 100_000
 API_START_TIMEOUT_S = 60.0
+SAGE_CONFIG = Path(__file__).resolve().parents[1] / "gnn" / "configs" / "sage.yaml"  # tuned lr, l2
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class DemoConfig:
     """Knobs of the demo; defaults reproduce the README's run."""
 
     fresh: bool = False
-    model: str = "gcn"                 # the default training config's model (LightGCN-style)
+    model: str = "sage"                # GraphSAGE with gnn/configs/sage.yaml; "gcn": LightGCN-style defaults
     backend: str = "dgl"
     device: str = "auto"
     epochs: int | None = None
@@ -67,6 +68,15 @@ class DemoConfig:
             raise ValueError(f"backend must be dgl or pyg, got {self.backend!r}")
         if not 1 <= self.api_port <= 65535:
             raise ValueError(f"api_port must be in 1..65535, got {self.api_port}")
+
+    def train_config(self):
+        """GraphSAGE with the validation-tuned lr/l2 of gnn/configs/sage.yaml, or the LightGCN-style defaults."""
+        from gnn.config import TrainConfig
+
+        overrides = {"model": self.model, "backend": self.backend, "device": self.device, "epochs": self.epochs}
+        if self.model == "sage":
+            return TrainConfig.from_yaml(SAGE_CONFIG, **overrides)
+        return TrainConfig().with_overrides(**overrides)
 
 
 @dataclass
@@ -233,12 +243,7 @@ class Demo(Pipeline):
         return detail
 
     def train_config(self):
-        from gnn.config import TrainConfig
-
-        overrides = {"model": self.cfg.model, "backend": self.cfg.backend, "device": self.cfg.device}
-        if self.cfg.epochs:
-            overrides["epochs"] = self.cfg.epochs
-        return TrainConfig().with_overrides(**overrides)
+        return self.cfg.train_config()
 
     def discover_topics(self) -> str:
         """k-means topics (two levels, c-TF-IDF names) over the content embeddings, then their communities."""

@@ -10,6 +10,7 @@ from api import create_app, keys
 from api.config import ApiConfig
 from ingestion.synth.generate import GenerateOptions, generate
 from ingestion.synth.world import WorldConfig
+from gnn.config import TrainConfig
 from jobs.demo import Demo, DemoConfig
 
 ACTIVE_EDGES = """
@@ -36,7 +37,7 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
     result = Demo(graph, cfg).run()
 
     names = [s.name for s in result.stages]
-    assert names == ["apply schema", "ingest world", "discover topics", "export snapshot", "train gcn (dgl)",
+    assert names == ["apply schema", "ingest world", "discover topics", "export snapshot", "train sage (dgl)",
                      "evaluate vs baselines", "write back interests", "report"]
     assert not any(s.skipped for s in result.stages[1:])
 
@@ -50,7 +51,7 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
 
     run_dir = tmp_path / "home" / "var" / "runs" / result.run_id
     rows = json.loads((run_dir / "eval" / "rows.json").read_text())
-    assert [r["model"] for r in rows] == ["gcn (this run)", "pop", "bprmf"]
+    assert [r["model"] for r in rows] == ["sage (this run)", "pop", "bprmf"]
 
     html = result.report.read_text()
     for section in ("Dataset", "Training", "Evaluation against baselines", "Interest map",
@@ -70,3 +71,10 @@ def test_demo_end_to_end_on_tiny_data(graph, neo4j_settings, tiny_world, tmp_pat
 
     again = Demo(graph, cfg).run()  # a rerun skips every data stage
     assert [s.skipped for s in again.stages[1:]] == [True] * 7
+
+
+def test_demo_trains_graphsage_with_the_tuned_config_and_gcn_on_request():
+    cfg = DemoConfig(epochs=3).train_config()
+    assert (cfg.model, cfg.lr, cfg.l2, cfg.epochs) == ("sage", 0.005, 0.01, 3)
+    gcn = DemoConfig(model="gcn").train_config()
+    assert (gcn.model, gcn.lr, gcn.l2) == ("gcn", TrainConfig().lr, TrainConfig().l2)
