@@ -41,10 +41,12 @@ class BPRMF(nn.Module):
 MF_BATCH = 1024
 
 
-def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tuple[BPRMF, dict]:
+def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device,
+                select: bool = True) -> tuple[BPRMF, dict]:
     """BPR-MF with the GNN's dimension, negatives, lr, l2, weight decay, epochs and early stopping on val
     NDCG@K, in batches of at most MF_BATCH positives (MF steps are cheap, so it gets at least as many
-    updates per epoch as the GNN). Uses ``cfg.num_threads`` like the GNN trainer."""
+    updates per epoch as the GNN). Uses ``cfg.num_threads`` like the GNN trainer. ``select=False``: exactly
+    ``cfg.epochs`` epochs, no validation (a refit, e.g. on train + validation pairs)."""
     configure_torch(cfg)
     batch_size = min(cfg.batch_size, MF_BATCH)
     torch.manual_seed(cfg.seed)
@@ -70,6 +72,9 @@ def train_bprmf(data: TrainData, cfg: TrainConfig, device: torch.device) -> tupl
             loss.backward()
             opt.step()
         model.eval()
+        if not select:
+            best_val = {"epoch": ep}
+            continue
         val = evaluate_ranking(model.all, (data.val.user, data.val.content), (data.train.user, data.train.content),
                                n_items, k=cfg.eval_k, batch_users=cfg.score_batch_users, device=device)
         if val[key] > best:
