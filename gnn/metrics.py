@@ -125,17 +125,36 @@ def rank_and_evaluate(score_users: Callable[[torch.Tensor], torch.Tensor], truth
 # ---------------------------------------------------------------- beyond accuracy (pure numpy)
 # ``top`` is [U, K] content ids per user, -1 = no item; ``popularity`` is each item's number of
 # training interactions (pairs); ``n_users`` the users those pairs come from.
-def list_accuracy(top: np.ndarray, truth: dict[int, np.ndarray], users: np.ndarray, k: int) -> dict[str, float]:
-    """Recall@k and NDCG@k of given lists (same definitions as ``user_metrics``), averaged over ``users``."""
+def per_user_accuracy(top: np.ndarray, truth: dict[int, np.ndarray], users: np.ndarray,
+                      k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Recall@k and NDCG@k of given lists per user (same definitions as ``user_metrics``), [U] each."""
     disc = 1.0 / np.log2(np.arange(2, k + 2))
-    recall = ndcg = 0.0
+    recall, ndcg = np.zeros(len(users)), np.zeros(len(users))
     for row, u in enumerate(users):
         held = truth[int(u)]
         hits = np.isin(top[row, :k], held) & (top[row, :k] >= 0)
-        recall += hits.sum() / max(len(held), 1)
-        ndcg += float((hits * disc[:len(hits)]).sum()) / float(disc[:min(len(held), k)].sum())
+        recall[row] = hits.sum() / max(len(held), 1)
+        ndcg[row] = float((hits * disc[:len(hits)]).sum()) / float(disc[:min(len(held), k)].sum())
+    return recall, ndcg
+
+
+def list_accuracy(top: np.ndarray, truth: dict[int, np.ndarray], users: np.ndarray, k: int) -> dict[str, float]:
+    """Recall@k and NDCG@k of given lists, averaged over ``users``."""
+    recall, ndcg = per_user_accuracy(top, truth, users, k)
     n = max(len(users), 1)
-    return {f"recall@{k}": recall / n, f"ndcg@{k}": ndcg / n}
+    return {f"recall@{k}": float(recall.sum()) / n, f"ndcg@{k}": float(ndcg.sum()) / n}
+
+
+def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_boot: int = 10_000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of mean(a) / mean(b) - 1 over users resampled with replacement (paired: the
+    same users for both); ``a`` and ``b`` are per-user values of two models on the same users."""
+    if a.shape != b.shape or len(a) == 0:
+        raise ValueError(f"paired_bootstrap needs two non-empty arrays of one shape, got {a.shape} and {b.shape}")
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
+    rel = a[idx].mean(1) / np.maximum(b[idx].mean(1), 1e-12) - 1
+    tail = (1 - level) / 2
+    return float(np.quantile(rel, tail)), float(np.quantile(rel, 1 - tail))
 
 
 def catalogue_coverage(top: np.ndarray, n_items: int) -> float:
