@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from graph import coldstart, feedback
+from api_helpers import get
 from test_api_graph import GNN_DIM, TEXT, TEXT_DIM, _vec, build
-from test_feedback import app, client, get, keys  # noqa: F401  (fixtures)
+from test_feedback import client, keys  # noqa: F401  (fixtures)
 
 # Content GNN embeddings: chen (c2, c5; no model edges) -> mean of unit(e0+e1), e1 -> nearest c1.
 CONTENT_GNN = {"c1": {0: 1.0}, "c2": {0: 1.0, 1: 1.0}, "c3": {2: 1.0}, "c4": {3: 1.0}, "c5": {1: 1.0}}
