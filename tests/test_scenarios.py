@@ -186,10 +186,10 @@ def test_demo_keeps_its_stages_on_the_shared_pipeline(tmp_path, monkeypatch):
     demo = Demo(object(), DemoConfig(state_dir=tmp_path))
     result = demo.run()
     assert seen == ["apply schema", "ingest MovieLens-100K", "ingest multimodal sample", "discover topics",
-                    "export snapshot", "train gcn (dgl)", "evaluate vs baselines", "write back interests", "report",
+                    "export snapshot", "train sage (dgl)", "evaluate vs baselines", "write back interests", "report",
                     "start API"]
     assert result.stages is demo.stages
-    assert demo.train_config().model == "gcn" and demo.name == "demo"
+    assert demo.train_config().model == "sage" and demo.name == "demo"
 
 
 def test_shared_skip_checks_on_an_empty_graph(graph, tmp_path):
