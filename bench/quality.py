@@ -49,7 +49,8 @@ from gnn.baselines import MF_BATCH, train_bprmf  # noqa: E402
 from gnn.config import TrainConfig  # noqa: E402
 from gnn.data import CT, Pairs, TrainData, build_data  # noqa: E402
 from gnn.evaluate import evaluate_models  # noqa: E402
-from gnn.metrics import evaluate_ranking, paired_bootstrap, per_user_accuracy, rank_and_evaluate  # noqa: E402
+from gnn.metrics import (evaluate_ranking, group_by_user, paired_bootstrap, per_user_accuracy,  # noqa: E402
+                         rank_and_evaluate)
 from gnn.train import Trainer  # noqa: E402
 
 MF_GRID = [{"lr": lr, "l2": l2} for lr in (0.002, 0.005, 0.01) for l2 in (1e-4, 1e-3, 1e-2)]
@@ -105,10 +106,7 @@ def test_ranking(score_fn, data: TrainData, cfg: TrainConfig) -> tuple[dict, np.
     test, users, top = rank_and_evaluate(score_fn, (data.test.user, data.test.content), (known.user, known.content),
                                          data.num_nodes[CONTENT], k=k, batch_users=cfg.score_batch_users,
                                          device=torch.device(cfg.device))
-    order = np.argsort(data.test.user, kind="stable")
-    u, c = data.test.user[order], data.test.content[order]
-    truth = {int(x): c[u == x] for x in users}
-    ndcg = per_user_accuracy(top, truth, users, k)[1]
+    ndcg = per_user_accuracy(top, group_by_user(data.test.user, data.test.content), users, k)[1]
     if abs(float(ndcg.mean()) - test[f"ndcg@{k}"]) > 1e-4:
         raise RuntimeError(f"per-user NDCG mean {ndcg.mean():.6f} != evaluator {test[f'ndcg@{k}']:.6f}")
     return test, ndcg

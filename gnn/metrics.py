@@ -61,7 +61,8 @@ def user_metrics(scores: torch.Tensor, truth: torch.Tensor, exclude: torch.Tenso
             "mrr": mrr, "auc": auc}
 
 
-def _group(users: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
+def group_by_user(users: np.ndarray, items: np.ndarray) -> dict[int, np.ndarray]:
+    """Each user's items (pairs given as two parallel arrays), in the pairs' order."""
     order = np.argsort(users, kind="stable")
     u, i = users[order], items[order]
     starts = np.flatnonzero(np.r_[True, u[1:] != u[:-1]]) if len(u) else np.zeros(0, int)
@@ -93,8 +94,8 @@ def rank_and_evaluate(score_users: Callable[[torch.Tensor], torch.Tensor], truth
                       device: torch.device | str = "cpu") -> tuple[dict[str, float], np.ndarray, np.ndarray]:
     """``evaluate_ranking``'s metrics, the users evaluated [U] and their top-k lists [U, k] (content ids;
     -1 where a user has fewer than k candidates)."""
-    truth_by_user = _group(*truth)
-    excl_by_user = _group(*exclude)
+    truth_by_user = group_by_user(*truth)
+    excl_by_user = group_by_user(*exclude)
     users = np.array(sorted(truth_by_user), dtype=np.int64)
     sums = {m: 0.0 for m in METRICS}
     k_top = min(k, n_items)
