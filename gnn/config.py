@@ -21,6 +21,7 @@ ACTIVATIONS = ("relu", "none")
 INTERACTION_FEATURES = ("drop", "keep")
 FUSION_METHODS = ("early", "concat", "decision", "attention", "shared")
 INTEREST_READOUTS = ("embedding", "items")
+L2_TARGETS = ("output", "input")
 DAY = 86400.0
 
 
@@ -42,6 +43,7 @@ class TrainConfig:
     lr: float = 0.01
     weight_decay: float = 0.0
     l2: float = 1e-4                 # l2 * mean over the batch of ||h_u||² + ||h_pos||² + mean ||h_neg||² (BPR reg)
+    l2_target: str = "output"        # the h in l2: the encoder's output, or its input layer (LightGCN's choice)
     dropout: float = 0.0
     id_dropout: float = 0.1
     epochs: int = 100
@@ -86,7 +88,7 @@ class TrainConfig:
         for name, allowed in (("model", MODELS), ("backend", BACKENDS), ("loss", LOSSES), ("head", HEADS),
                               ("split", SPLITS), ("device", DEVICES), ("activation", ACTIVATIONS),
                               ("fusion", FUSION_METHODS), ("interaction_features", INTERACTION_FEATURES),
-                              ("interest_readout", INTEREST_READOUTS)):
+                              ("interest_readout", INTEREST_READOUTS), ("l2_target", L2_TARGETS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         for name in ("emb_dim", "num_layers", "num_negatives", "epochs", "patience", "batch_size", "eval_k",

@@ -95,6 +95,8 @@ class TrainData:
     test: Pairs
     all_pairs: Pairs
     user_topic: tuple[np.ndarray, np.ndarray, np.ndarray]          # (user, topic, decayed interest) from train
+    content_topics: tuple[np.ndarray, np.ndarray]                  # the snapshot's HAS_TOPIC (content, topic),
+                                                                   # kept when it is no message-passing relation
     seen: tuple[np.ndarray, np.ndarray]                            # every (user, content) in the snapshot
     reference_time: float
     split: str
@@ -306,13 +308,15 @@ def build_data(snap: Snapshot, cfg: TrainConfig, split: str | None = None) -> Tr
     arrays = interaction_arrays(snap)
     seen_key = np.unique(arrays["src"].astype(np.int64) * num_nodes[CONTENT] + arrays["dst"].astype(np.int64))
     n_topics = num_nodes.get(TOPIC, 0)
-    ut = user_topic_interest(train, events, snap.edges.get(CT), num_nodes[USER], num_nodes[CONTENT], n_topics,
-                             cfg.half_life_s)
+    ct = snap.edges.get(CT) if TOPIC in labels else None
+    ut = user_topic_interest(train, events, ct, num_nodes[USER], num_nodes[CONTENT], n_topics, cfg.half_life_s)
+    content_topics = ((ct["src"].astype(np.int64), ct["dst"].astype(np.int64)) if ct is not None
+                      else (np.zeros(0, np.int64), np.zeros(0, np.int64)))
     logger.info("data (%s split): %s nodes, %d train / %d val / %d test pairs, %d edge types",
                 split, num_nodes, len(train), len(val), len(test), len(edges))
     return TrainData(
         node_ids={lab: snap.node_ids[lab] for lab in labels}, num_nodes=num_nodes, features=features,
-        edges=edges, train=train, val=val, test=test, all_pairs=pairs, user_topic=ut,
+        edges=edges, train=train, val=val, test=test, all_pairs=pairs, user_topic=ut, content_topics=content_topics,
         seen=(seen_key // num_nodes[CONTENT], seen_key % num_nodes[CONTENT]),
         reference_time=t_ref, split=split,
         meta={"n_positive_pairs": len(pairs), "n_interactions": int(len(arrays["src"])), "stats_norm": stats_norm},

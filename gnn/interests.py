@@ -34,7 +34,7 @@ from torch import nn
 from graph.model import CONTENT, TOPIC, USER
 
 from gnn.config import TrainConfig
-from gnn.data import CT, STATS, TrainData
+from gnn.data import STATS, TrainData
 from gnn.fusion import build_input
 
 logger = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ def item_topics(data: TrainData, cfg: TrainConfig) -> tuple[sp.csr_matrix, np.nd
     """(Q, labelled mask, head prediction [items, topics] or None): HAS_TOPIC rows for labelled items, the
     head's prediction (every topic) for the others when there is a head, else empty rows."""
     n_items, n_topics = data.num_nodes[CONTENT], data.num_nodes.get(TOPIC, 0)
-    src, dst = data.edges.get(CT, (np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    src, dst = data.content_topics
     q = labelled_topics(src, dst, n_items, n_topics)
     labelled = q.getnnz(1) > 0
     pred = head_topics(data.features.get(CONTENT, {}), q, cfg, cfg.seed) if (~labelled).any() else None

@@ -52,8 +52,14 @@ class LinkModel(nn.Module):
     def forward(self, blocks: list, input_nodes: dict[str, torch.Tensor],
                 feats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]], types=None) -> dict[str, torch.Tensor]:
         """Embeddings of the last block's destination nodes (of node ``types`` only, when given)."""
+        return self.encode(blocks, input_nodes, feats, types)[0]
+
+    def encode(self, blocks: list, input_nodes: dict[str, torch.Tensor],
+               feats: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]],
+               types=None) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(output embeddings as ``forward``, input-layer embeddings of every input node)."""
         h = {nt: self.inputs(nt, ids, feats.get(nt, {})) for nt, ids in input_nodes.items()}
-        return self.encoder(blocks, h, types)
+        return self.encoder(blocks, h, types), h
 
 
 def bpr_loss(pos: torch.Tensor, neg: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:

@@ -137,13 +137,15 @@ class Trainer:
             b["tn"] = torch.randint(self.data.num_nodes[TOPIC], (len(idx),), generator=self.gen).to(self.device)
         return b
 
-    def _loss(self, hu, hc_pos, hc_neg, w, ht=None) -> torch.Tensor:
+    def _loss(self, hu, hc_pos, hc_neg, w, ht, reg_rows) -> torch.Tensor:
+        """Link loss + l2 on ``reg_rows`` (the batch's user/positive/negative rows of the output or of the
+        input embeddings, ``l2_target``) + the auxiliary topic loss."""
         head = self.model.head
         pos = head.pair(hu, hc_pos)
         neg = head.pair(hu.unsqueeze(1).expand_as(hc_neg), hc_neg)
         loss = LOSSES[self.cfg.loss](pos, neg, w)
         if self.cfg.l2 > 0:
-            loss = loss + self.cfg.l2 * l2_penalty(hu, hc_pos, hc_neg)
+            loss = loss + self.cfg.l2 * l2_penalty(*reg_rows)
         if ht is not None:
             tu, tp, tn = ht
             loss = loss + self.cfg.topic_loss_weight * bpr_loss((tu * tp).sum(-1), (tu * tn).sum(-1).unsqueeze(1))
@@ -163,19 +165,22 @@ class Trainer:
                 cat = torch.cat(arrs)
                 seeds[nt], inv[nt] = torch.unique(cat, return_inverse=True)
             input_nodes, blocks = self.backend.sample_blocks(self.graph, seeds, self.cfg.fanouts, self.device)
-            h = self.model(blocks, input_nodes, self.feats, self.out_types)
+            # the seeds are the first rows of the input nodes too (blocks list destinations first)
+            h, h_in = self.model.encode(blocks, input_nodes, self.feats, self.out_types)
             n, iu, ic = len(idx), inv[USER], inv[CONTENT]
-            hu, hc = h[USER][iu[:n]], h[CONTENT][ic[:n]]
-            hn = h[CONTENT][ic[n:]].reshape(n, -1, hc.shape[1])
-            ht = None
+            rows = {"u": (USER, iu[:n]), "c": (CONTENT, ic[:n]), "neg": (CONTENT, ic[n:].reshape(n, -1))}
             if self.has_topics:
                 it = inv[TOPIC]
-                ht = (h[USER][iu[n:]], h[TOPIC][it[:n]], h[TOPIC][it[n:]])
+                rows.update(tu=(USER, iu[n:]), tp=(TOPIC, it[:n]), tn=(TOPIC, it[n:]))
         else:
-            h = self.model(self.blocks, self.all_ids, self.feats, self.out_types)
-            hu, hc, hn = h[USER][b["u"]], h[CONTENT][b["c"]], h[CONTENT][b["neg"]]
-            ht = (h[USER][b["tu"]], h[TOPIC][b["tp"]], h[TOPIC][b["tn"]]) if self.has_topics else None
-        loss = self._loss(hu, hc, hn, w, ht) + self.model.inputs.aux_loss(self.feats)
+            h, h_in = self.model.encode(self.blocks, self.all_ids, self.feats, self.out_types)
+            rows = {key: (nt, b[key]) for key, nt in (("u", USER), ("c", CONTENT), ("neg", CONTENT),
+                                                       ("tu", USER), ("tp", TOPIC), ("tn", TOPIC)) if key in b}
+        hu, hc, hn = (h[rows[k][0]][rows[k][1]] for k in ("u", "c", "neg"))
+        ht = tuple(h[rows[k][0]][rows[k][1]] for k in ("tu", "tp", "tn")) if self.has_topics else None
+        reg = h if self.cfg.l2_target == "output" else h_in
+        reg_rows = tuple(reg[rows[k][0]][rows[k][1]] for k in ("u", "c", "neg"))
+        loss = self._loss(hu, hc, hn, w, ht, reg_rows) + self.model.inputs.aux_loss(self.feats)
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()

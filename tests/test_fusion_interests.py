@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from graph.errors import ConfigError
 from graph.model import CONTENT, TOPIC, USER
 from gnn.config import FUSION_METHODS, TrainConfig
-from gnn.data import CT, build_data
+from gnn.data import build_data
 from gnn.interests import em_interests, head_topics, labelled_topics
 from gnn.train import Trainer, interests_and_recommendations
 
@@ -68,7 +68,7 @@ def world():
 
 def _head_accuracy(snap, truth, cfg) -> float:
     data = build_data(snap, cfg)
-    src, dst = data.edges[CT]
+    src, dst = data.content_topics
     n, n_topics = data.num_nodes[CONTENT], data.num_nodes[TOPIC]
     target = labelled_topics(src, dst, n, n_topics)
     pred = head_topics(data.features[CONTENT], target, cfg)

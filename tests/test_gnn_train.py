@@ -102,6 +102,8 @@ def test_excluded_relations_leave_message_passing(planted):
     assert "HAS_TOPIC" in every
     assert {r for _, r, _ in d.etypes} == every - {"HAS_TOPIC", "rev_HAS_TOPIC"}
     assert len(d.user_topic[0]) > 0                     # interests still come from the snapshot's topics
+    ct = planted[0].edges[("Content", "HAS_TOPIC", "Topic")]
+    assert np.array_equal(d.content_topics[0], ct["src"]) and np.array_equal(d.content_topics[1], ct["dst"])
     with pytest.raises(ConfigError, match="INTERACTED"):
         TrainConfig(exclude_relations=["INTERACTED"])
 
@@ -113,6 +115,40 @@ def test_l2_penalty_is_the_batch_mean_of_squared_norms():
 
     hu, hp, hn = torch.ones(2, 3), 2 * torch.ones(2, 3), torch.ones(2, 4, 3)
     assert float(l2_penalty(hu, hp, hn)) == pytest.approx(3 + 12 + 3)
+
+
+@pytest.mark.parametrize("target,minibatch", [("input", False), ("input", True), ("output", False)])
+def test_l2_regularises_the_rows_l2_target_names(data, target, minibatch):
+    """One step's loss with l2 = c minus the same step with l2 = 0 (same seed, same batch and negatives)
+    is c x the penalty of the batch's rows of the named layer: the input layer (id + features, the
+    same with or without sampling) or the output embeddings."""
+    import torch
+
+    from gnn.models import l2_penalty
+
+    cfg = TrainConfig(**{**FAST.to_dict(), "id_dropout": 0.0, "l2_target": target, "minibatch": minibatch,
+                         "fanouts": [5, 5], "topic_loss_weight": 0.0})
+    idx = torch.arange(64)
+    plain = Trainer(data, TrainConfig(**{**cfg.to_dict(), "l2": 0.0})).step(idx)
+    with_l2 = Trainer(data, TrainConfig(**{**cfg.to_dict(), "l2": 0.5})).step(idx)
+    probe = Trainer(data, cfg)
+    b = probe._batch(idx)  # the negatives the two steps drew (same generator state)
+    with torch.no_grad():
+        if target == "input":
+            rows = [probe.model.inputs(nt, ids, probe.feats.get(nt, {}))
+                    for nt, ids in (("User", b["u"]), ("Content", b["c"]), ("Content", b["neg"].reshape(-1)))]
+            rows[2] = rows[2].reshape(len(idx), -1, rows[2].shape[-1])
+        else:
+            h = probe.model(probe.blocks, probe.all_ids, probe.feats)
+            rows = [h["User"][b["u"]], h["Content"][b["c"]], h["Content"][b["neg"]]]
+    assert with_l2 - plain == pytest.approx(0.5 * float(l2_penalty(*rows)), rel=1e-4)
+
+
+def test_shipped_configs_load():
+    for path in sorted((Path(__file__).resolve().parents[1] / "gnn" / "configs").glob("*.yaml")):
+        assert isinstance(TrainConfig.from_yaml(path), TrainConfig), path
+    with pytest.raises(ConfigError, match="l2_target"):
+        TrainConfig(l2_target="ego")
 
 
 def test_training_is_deterministic(data):
@@ -162,6 +198,19 @@ def test_interests_recover_planted_home_topics(run_dir, planted):
     ints = np.load(run_dir / "interests.npz")
     hits = np.mean([truth["home"][u, 1] in ints["topic"][u, :2] for u in ints["user"]])
     assert hits > 0.6, hits
+
+
+def test_lightgcn_config_trains_without_topic_edges_and_still_writes_interests(planted, tmp_path):
+    """gnn/configs/lightgcn.yaml: topics take no part in message passing or the loss, and the
+    INTERESTED_IN lists come from the items' HAS_TOPIC edges (interest_readout: items)."""
+    snap_dir = planted[0].save(tmp_path / "snapshot")
+    path = Path(__file__).resolve().parents[1] / "gnn" / "configs" / "lightgcn.yaml"
+    cfg = TrainConfig.from_yaml(path, device="cpu", num_threads=1, emb_dim=32, epochs=10, batch_size=512)
+    run = train_run(snap_dir, cfg, tmp_path / "runs", progress=False)
+    ints = np.load(run / "interests.npz")
+    hits = np.mean([planted[1]["home"][u, 1] in ints["topic"][u, :2] for u in ints["user"]])
+    assert hits > 0.6, hits
+    assert json.loads((run / "run.json").read_text())["config"]["exclude_relations"] == ["HAS_TOPIC", "SUBTOPIC_OF"]
 
 
 def test_inductive_new_user_gets_their_topic(run_dir, planted):
