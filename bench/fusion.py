@@ -85,10 +85,12 @@ K_INTEREST = 5
 BASE = dict(model="sage", emb_dim=64, num_layers=2, lr=0.01, epochs=60, patience=10, topic_loss_weight=0.5,
             num_threads=1, device="cpu", interest_readout="items", eval_users=5000)
 STEPS_PER_EPOCH = 10
+DEFAULT_PER_WINDOW = 8.0
 
 
 # ---------------------------------------------------------------- world and snapshot
-def build_world(out: Path, users: int, content: int, topics: int, seed: int, media_dir: Path) -> Path:
+def build_world(out: Path, users: int, content: int, topics: int, seed: int, media_dir: Path,
+                per_window: float = 8.0) -> Path:
     """Generate the world once (reused when ``truth/world.json`` exists)."""
     from ingestion.synth.generate import GenerateOptions, generate
     from ingestion.synth.world import WorldConfig
@@ -96,7 +98,8 @@ def build_world(out: Path, users: int, content: int, topics: int, seed: int, med
     if (out / "truth" / "world.json").exists():
         return out
     t0 = time.perf_counter()
-    generate(WorldConfig(n_users=users, n_content=content, n_topics=topics, seed=seed), out,
+    generate(WorldConfig(n_users=users, n_content=content, n_topics=topics, seed=seed,
+                         interactions_per_window=per_window), out,
              GenerateOptions(media_dir=media_dir, progress=True))
     logger.info("generated %s in %.1f s", out, time.perf_counter() - t0)
     return out
@@ -355,7 +358,10 @@ def run(args: argparse.Namespace) -> str | None:
     started = time.perf_counter()
     work = Path(args.workdir)
     name = f"u{args.users}-c{args.content}-t{args.topics}-s{args.seed}"
-    world = build_world(work / "worlds" / name, args.users, args.content, args.topics, args.seed, work / "media")
+    if args.interactions_per_window != DEFAULT_PER_WINDOW:  # same items and media, denser behaviour
+        name += f"-i{args.interactions_per_window:g}"
+    world = build_world(work / "worlds" / name, args.users, args.content, args.topics, args.seed, work / "media",
+                        args.interactions_per_window)
     snap_dir, ingest_s = build_snapshot(world, work / "snapshots" / name, work / "cache")
     logger.info("world and snapshot ready in %.0f s (ingest + export %.0f s)", time.perf_counter() - started, ingest_s)
     return None if args.prepare_only else study(world, snap_dir, args, ingest_s)
@@ -414,7 +420,8 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
            f"{'reused from an earlier run' if ingest_s == 0 else f'{ingest_s:.0f} s'}.", "",
            "## Protocol", "",
            f"- World: `ikg synth --users {users} --content {content} --topics {topics} "
-           f"--seed {seed}` (3 windows, 20 % drifters), ingested with MiniLM text, EfficientNet-Lite0 image "
+           f"--seed {seed} --interactions-per-window {wcfg['interactions_per_window']:g}` (3 windows, 20 % "
+           f"drifters), ingested with MiniLM text, EfficientNet-Lite0 image "
            f"and MFCC audio embeddings, exported with `graph.export`.",
            f"- HAS_TOPIC kept for {labelled.sum():,} of {len(labelled):,} items ({args.labelled:.0%}, random); the "
            f"others are withheld, so what an item is about comes from its modalities and co-interactions.",
@@ -467,6 +474,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--content", type=int, default=5_000)
     p.add_argument("--topics", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--interactions-per-window", type=float, default=DEFAULT_PER_WINDOW,
+                   help="mean interactions per user and window of the world (ikg synth's default: 8)")
     p.add_argument("--labelled", type=float, default=0.1, help="share of items that keep HAS_TOPIC")
     p.add_argument("--epochs", type=int, default=BASE["epochs"])
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))

@@ -202,8 +202,9 @@ def base_config(args: argparse.Namespace) -> TrainConfig:
                                         patience=args.patience)
 
 
-def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[list[dict], list[float]]:
-    """Every row of one split (popularity, tuned BPR-MF, the GNN variants) and the load after each group."""
+def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[list[dict], list[float], list[dict]]:
+    """Every row of one split (popularity, tuned BPR-MF, the GNN variants), the load after each group and
+    the seed check (``seed_check``)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     torch.set_num_threads(args.threads)
     snap = Snapshot.load(snap_dir)
@@ -216,21 +217,23 @@ def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[li
     chosen, mf, secs = pick(data_full, dataclasses.replace(base, epochs=args.mf_epochs), "bprmf", MF_GRID)
     t0 = time.perf_counter()
     mf.update(mf_refit(data_full, chosen, mf["epoch"]))
-    rows.append({**mf, "seconds": secs + time.perf_counter() - t0, "name": "BPR-MF", "gnn": False,
+    rows.append({**mf, "seconds": secs + time.perf_counter() - t0, "name": "BPR-MF", "gnn": False, "cfg": chosen,
                  "chosen": f"{describe(chosen, MF_GRID)} (grid of {len(MF_GRID)}; this point "
                            f"{mf['seconds']:.0f} s, best epoch {mf['epoch']})"})
     loads.append(os.getloadavg()[0])
     for model in args.models.split(","):
         cfg = dataclasses.replace(base, model=model, epochs=args.epochs)
         chosen, row, secs = pick(data_full, cfg, model, GNN_GRID)
-        rows.append({**row, "seconds": secs, "name": f"{model} (text+KG)", "gnn": True,
+        rows.append({**row, "seconds": secs, "name": f"{model} (text+KG)", "gnn": True, "cfg": chosen, "plain": False,
                      "chosen": f"{describe(chosen, GNN_GRID)} (grid of {len(GNN_GRID)}; this point "
                                f"{row['seconds']:.0f} s, best epoch {row['epoch']})"})
         if model not in args.ablate.split(","):
             loads.append(os.getloadavg()[0])
             continue
-        _, row, secs = pick(data_plain, dataclasses.replace(chosen, use_features=False), model, [])
-        rows.append({**row, "seconds": secs, "name": f"{model} (no text/KG)", "gnn": True,
+        plain_cfg = dataclasses.replace(chosen, use_features=False)
+        _, row, secs = pick(data_plain, plain_cfg, model, [])
+        rows.append({**row, "seconds": secs, "name": f"{model} (no text/KG)", "gnn": True, "cfg": plain_cfg,
+                     "plain": True,
                      "chosen": f"{describe(chosen, GNN_GRID)} (as text+KG; best epoch {row['epoch']})"})
         loads.append(os.getloadavg()[0])
     if args.lightgcn:
@@ -238,11 +241,61 @@ def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[li
             backend=base.backend, device=base.device, num_threads=base.num_threads, patience=base.patience,
             epochs=args.epochs)
         chosen, row, secs = pick(build_data(snap, cfg, split), cfg, "gcn", GNN_GRID)
-        rows.append({**row, "seconds": secs, "name": "gcn (LightGCN recipe)", "gnn": True,
+        rows.append({**row, "seconds": secs, "name": "gcn (LightGCN recipe)", "gnn": True, "cfg": chosen,
+                     "plain": False,
                      "chosen": f"{describe(chosen, GNN_GRID)} (grid of {len(GNN_GRID)}; this point "
                                f"{row['seconds']:.0f} s, best epoch {row['epoch']})"})
         loads.append(os.getloadavg()[0])
-    return rows, loads
+    return rows, loads, seed_check(snap, split, rows, args.seeds)
+
+
+def seed_check(snap: Snapshot, split: str, rows: list[dict], seeds: int) -> list[dict]:
+    """The verdict's pair (the GNN row best on validation, tuned BPR-MF) retrained with seeds 1..``seeds``
+    at their chosen hyper-parameters: test NDCG@20 per seed. The seed sets the initialisation, the
+    negatives and, on the random split, which pairs are held out (both models share each seed's split)."""
+    gnns = [r for r in rows if r["gnn"]]
+    if not seeds or not gnns:
+        return []
+    g = max(gnns, key=lambda r: r["val_ndcg@20"])
+    mf = next(r for r in rows if r["name"] == "BPR-MF")
+    g_snap = without_text_kg(snap) if g["plain"] else snap
+    out = []
+    for seed in range(1, seeds + 1):
+        g_cfg, mf_cfg = (dataclasses.replace(r["cfg"], seed=seed) for r in (g, mf))
+        gr = gnn_row(build_data(g_snap, g_cfg, split), g_cfg)
+        mr = mf_row(build_data(snap, mf_cfg, split), mf_cfg)
+        logger.info("%s seed %d: %s %.4f, BPR-MF %.4f", split, seed, g["name"], gr["ndcg@20"], mr["ndcg@20"])
+        out.append({"split": split, "seed": seed, "gnn": g["name"], "gnn_ndcg": gr["ndcg@20"],
+                    "mf_ndcg": mr["ndcg@20"], "ci": paired_bootstrap(gr["user_ndcg"], mr["user_ndcg"])})
+    return out
+
+
+def seed_lines(rows: list[dict], checks: list[dict]) -> list[str]:
+    """Markdown table of the seed check, seed 0 taken from the main table."""
+    if not checks:
+        return []
+    lines = ["", "Seed check (`--seeds`): the verdict's GNN and BPR-MF retrained at their chosen hyper-parameters "
+             "with other seeds (initialisation, negatives and, on the random split, the held-out pairs; both "
+             "models share each seed's split). Test NDCG@20; interval = paired bootstrap 95 % of the relative "
+             "difference.", "", "| split | GNN | seed | GNN NDCG@20 | BPR-MF NDCG@20 | difference | 95 % interval |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
+    for split in dict.fromkeys(c["split"] for c in checks):
+        these = [c for c in checks if c["split"] == split]
+        g = next(r for r in rows if r["split"] == split and r["name"] == these[0]["gnn"])
+        mf = next(r for r in rows if r["split"] == split and r["name"] == "BPR-MF")
+        first = {"seed": 0, "gnn_ndcg": g["ndcg@20"], "mf_ndcg": mf["ndcg@20"],
+                 "ci": paired_bootstrap(g["user_ndcg"], mf["user_ndcg"])}
+        diffs = []
+        for c in [first, *these]:
+            diffs.append(c["gnn_ndcg"] / c["mf_ndcg"] - 1)
+            lo, hi = c["ci"]
+            lines.append(f"| {split} | {these[0]['gnn']} | {c['seed']} | {c['gnn_ndcg']:.4f} | {c['mf_ndcg']:.4f} | "
+                         f"{diffs[-1]:+.1%} | [{lo:+.1%}, {hi:+.1%}] |")
+        lines.append(f"| {split} | mean over {len(diffs)} seeds | | "
+                     f"{np.mean([c['gnn_ndcg'] for c in [first, *these]]):.4f} | "
+                     f"{np.mean([c['mf_ndcg'] for c in [first, *these]]):.4f} | {np.mean(diffs):+.1%} "
+                     f"(min {min(diffs):+.1%}) | |")
+    return lines
 
 
 def run(args: argparse.Namespace) -> str:
@@ -258,8 +311,9 @@ def run(args: argparse.Namespace) -> str:
             parts = list(pool.map(split_rows, [snap_dir] * len(splits), splits, [args] * len(splits)))
     else:
         parts = [split_rows(snap_dir, split, args) for split in splits]
-    rows = [r for part, _ in parts for r in part]
-    loads = [x for _, part in parts for x in part]
+    rows = [r for part, _, _ in parts for r in part]
+    loads = [x for _, part, _ in parts for x in part]
+    checks = [c for _, _, part in parts for c in part]
     load_after = os.getloadavg()
     total = time.perf_counter() - started
     counts = snap.manifest["counts"]
@@ -306,6 +360,7 @@ def run(args: argparse.Namespace) -> str:
                      f"{r['val_ndcg@20']:.4f} | {known} | {r['chosen']} | {r['seconds']:.0f} |")
     lines += ["", "Verdict (computed; \"clearly\" = at least +5 % relative test NDCG@20):", ""]
     lines += verdicts(rows, splits)
+    lines += seed_lines(rows, checks)
     lines += ["", f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, torch {torch.__version__}, "
               f"{args.threads} torch thread(s); load average (1 min) {load_before[0]:.1f} before, "
               f"{', '.join(f'{x:.1f}' for x in loads)} after each row group, {load_after[0]:.1f} at the end; "
@@ -322,6 +377,8 @@ def main() -> None:
     p.add_argument("--models", default="sage,gcn")
     p.add_argument("--ablate", default="gcn", help="models that also get a 'no text/KG' row")
     p.add_argument("--epochs", type=int, default=300, help="max GNN epochs")
+    p.add_argument("--seeds", type=int, default=2,
+                   help="retrain the verdict's GNN and BPR-MF with seeds 1..N (0: no seed check)")
     p.add_argument("--no-lightgcn", dest="lightgcn", action="store_false",
                    help="skip the gnn/configs/lightgcn.yaml row (interactions only, l2 on the input layer)")
     p.add_argument("--patience", type=int, help="early-stopping patience of every model (default: the config's)")
