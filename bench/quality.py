@@ -214,7 +214,8 @@ def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[li
     data_plain = build_data(without_text_kg(snap), dataclasses.replace(base, use_features=False), split)
     pop = evaluate_models(data_full, base, ["pop"])[0]
     rows.append({**pop, "name": "popularity", "chosen": "-", "gnn": False})
-    chosen, mf, secs = pick(data_full, dataclasses.replace(base, epochs=args.mf_epochs), "bprmf", MF_GRID)
+    chosen, mf, secs = pick(data_full, dataclasses.replace(base, epochs=args.mf_epochs, patience=args.mf_patience),
+                            "bprmf", MF_GRID)
     t0 = time.perf_counter()
     mf.update(mf_refit(data_full, chosen, mf["epoch"]))
     rows.append({**mf, "seconds": secs + time.perf_counter() - t0, "name": "BPR-MF", "gnn": False, "cfg": chosen,
@@ -238,7 +239,7 @@ def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[li
         loads.append(os.getloadavg()[0])
     if args.lightgcn:
         cfg = TrainConfig.from_yaml(LIGHTGCN).with_overrides(
-            backend=base.backend, device=base.device, num_threads=base.num_threads, patience=base.patience,
+            backend=base.backend, device=base.device, num_threads=base.num_threads, patience=args.patience,
             epochs=args.epochs)
         chosen, row, secs = pick(build_data(snap, cfg, split), cfg, "gcn", GNN_GRID)
         rows.append({**row, "seconds": secs, "name": "gcn (LightGCN recipe)", "gnn": True, "cfg": chosen,
@@ -320,6 +321,7 @@ def run(args: argparse.Namespace) -> str:
     arch = ("LightGCN-style propagation (no weight, no activation)" if base.model == "gcn" and not base.conv_weight
             and base.activation == "none" else f"{base.model}")
     cmd = "    .venv/bin/python bench/quality.py " + " ".join(sys.argv[1:])
+    light_patience = args.patience or TrainConfig.from_yaml(LIGHTGCN).patience
     grid = ", ".join(f"{k} {sorted({g[k] for g in GNN_GRID})}" for k in dict.fromkeys(k for g in GNN_GRID for k in g))
     mf_grid = ", ".join(f"{k} {sorted({g[k] for g in MF_GRID})}" for k in dict.fromkeys(k for g in MF_GRID for k in g))
     lines = [
@@ -340,8 +342,8 @@ def run(args: argparse.Namespace) -> str:
         f"settings. \"no text/KG\" rows: no node features and genre topic edges only, with the hyper-parameters "
         f"chosen for the model's text+KG row. \"LightGCN recipe\" row: `gnn/configs/lightgcn.yaml` (id "
         f"embeddings over the interaction graph only, no topic edges, no topic loss, no id dropout, l2 on the "
-        f"input-layer embeddings) over the same lr × l2 grid. BPR-MF: same split, same uniform negatives, batch "
-        f"{min(base.batch_size, MF_BATCH):,}, max {args.mf_epochs} epochs, same early stopping, "
+        f"input-layer embeddings) over the same lr × l2 grid, patience {light_patience}. BPR-MF: same split, same uniform negatives, batch "
+        f"{min(base.batch_size, MF_BATCH):,}, max {args.mf_epochs} epochs, patience {args.mf_patience}, "
         f"{mf_grid} ({len(MF_GRID)} points) chosen on validation NDCG@20. Split per user: last 10 % (temporal) "
         "or a random 10 % as test, the 10 % before them validation. Full ranking over all 1,682 movies, the "
         "user's train+val movies excluded. \"NDCG@20, val known\": test NDCG@20 when the validation "
@@ -381,7 +383,9 @@ def main() -> None:
                    help="retrain the verdict's GNN and BPR-MF with seeds 1..N (0: no seed check)")
     p.add_argument("--no-lightgcn", dest="lightgcn", action="store_false",
                    help="skip the gnn/configs/lightgcn.yaml row (interactions only, l2 on the input layer)")
-    p.add_argument("--patience", type=int, help="early-stopping patience of every model (default: the config's)")
+    p.add_argument("--patience", type=int, help="early-stopping patience of every GNN (default: each config's)")
+    p.add_argument("--mf-patience", type=int, default=30,
+                   help="BPR-MF's early-stopping patience (default: that of the most patient GNN config)")
     p.add_argument("--mf-epochs", type=int, default=200, help="max BPR-MF epochs")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per process (1 avoids oversubscription)")
     p.add_argument("--jobs", type=int, default=1,
