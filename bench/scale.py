@@ -19,7 +19,7 @@ Training has a fixed budget of **1 epoch** at every size on 1 torch thread, then
 ``gnn.train.train_run`` (test ranking, embeddings, top-K lists). Up to ``--full-graph-max-users``
 it is full-graph LightGCN (``gnn/configs/scale.yaml``, batch = interactions / 64: epoch ∝ graph);
 above, mini-batch neighbour sampling (``gnn/configs/minibatch.yaml``): full-graph training's peak
-grows with the whole graph (2.1 GB at 100 k users, 9.8 GB at 1 M measured without Neo4j, most of
+grows with the whole graph (2.1 GB at 100 k users, 10.9 GB at 1 M, most of
 it building the training arrays). Validation and test rank a seeded sample of 5,000 users at every
 size (``eval_users``).
 
@@ -69,7 +69,7 @@ POLL_S = 0.5
 BASELINE = "read into memory (baseline)"
 STAGES = ("generate", BASELINE, "neo4j start", "ingest", "export", "train", "write-back")
 SCALE_YAML = ROOT / "gnn" / "configs" / "scale.yaml"
-FULL_GRAPH_MAX_USERS = 1_000_000  # above: mini-batch (full-graph training took 9.8 GB at 1 M: docs/scaling.md)
+FULL_GRAPH_MAX_USERS = 1_000_000  # above: mini-batch (full-graph training peaked at 10.9 GB at 1 M: docs/scaling.md)
 EVAL_USERS = 5_000  # validation/test rank this many sampled users at every size (users x items grows 100x a step)
 SCORE_BATCH_USERS = 256  # users scored at once: 256 x 250 k items is ~0.25 GB a tensor at 1 M
 FULL_GRAPH_STEPS = 64  # full-graph training: batch = interactions / 64 (< 64 steps an epoch: the train split)
@@ -483,7 +483,7 @@ def render(data: dict) -> str:
             f"{r['heap']} / {r['pagecache']} | {r['caps'][0]:g} GiB, {r['caps'][1]:g} min | "
             f"{fmt_num(r.get('store_mb'))} / {fmt_num(r.get('txlog_mb'))} | "
             f"{_load(r['load_before'])} → "
-            f"{_load(r['load_after']) if 'load_after' in r else '(running)'} | "
+            f"{_load(r['load_after']) if 'load_after' in r else '– (not recorded: running, or the run aborted)'} | "
             f"{r.get('train_config', MINIBATCH_YAML.name)} | {r.get('date', '')} |"
             for r in results]
     sizes = "\n".join(["| users | items | interactions | Neo4j heap / page cache | caps (child RSS, time per stage) | "
