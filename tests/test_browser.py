@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -54,7 +55,7 @@ class Chromium:
         # close_fds=False: the child keeps fds 3/4 (dup2 makes them inheritable); all our other
         # descriptors are close-on-exec anyway
         self.proc = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                     preexec_fn=wire_fds, close_fds=False,
+                                     preexec_fn=wire_fds, close_fds=False, start_new_session=True,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(cmd_r)
         os.close(out_w)
@@ -113,11 +114,18 @@ class Chromium:
         return base64.b64decode(self.call("Page.captureScreenshot", **params)["data"])
 
     def close(self) -> None:
+        """Stop Chromium and its helper processes (its own session), so none still writes to the profile
+        directory when it is removed."""
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         os.close(self._cmd_w)
         os.close(self._out_r)
 
@@ -270,7 +278,7 @@ def test_browser_guide_draws_styled_neighbourhood(graph, server_config: ServerCo
     if server_config is None:
         pytest.skip("NEO4J_URI is set: the managed server (and its Browser settings) is not used")
     known_graph.build(graph)
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:  # cleanup is not under test
         page = Chromium(Path(profile))
         try:
             png, frame_png = _drive(page, server_config, neo4j_settings.username, neo4j_settings.password)
