@@ -48,6 +48,7 @@ CALL () {
   RETURN 'user missing ' + prop AS issue, count, examples
   UNION ALL
   MATCH (c:Content) WHERE c.title IS NOT NULL
+  WITH c ORDER BY c.id
   WITH toLower(trim(c.title)) AS title, collect(c.id) AS ids
   WHERE size(ids) > 1
   WITH title, ids ORDER BY title
