@@ -72,6 +72,7 @@ from gnn.metrics import evaluate_ranking  # noqa: E402
 from gnn.predict import top_k  # noqa: E402
 from gnn import interests  # noqa: E402
 from gnn.train import Trainer, interests_and_recommendations  # noqa: E402
+from ingestion.synth.world import WorldConfig  # noqa: E402
 
 MODALITY_SETS = {"text": ("emb_text",), "image": ("emb_image",), "audio": ("emb_audio",),
                  "text+image": ("emb_text", "emb_image"), "image+audio": ("emb_image", "emb_audio"),
@@ -85,15 +86,14 @@ K_INTEREST = 5
 BASE = dict(model="sage", emb_dim=64, num_layers=2, lr=0.01, epochs=60, patience=10, topic_loss_weight=0.5,
             num_threads=1, device="cpu", interest_readout="items", eval_users=5000)
 STEPS_PER_EPOCH = 10
-DEFAULT_PER_WINDOW = 8.0
+DEFAULT_PER_WINDOW = WorldConfig.interactions_per_window  # ikg synth's default
 
 
 # ---------------------------------------------------------------- world and snapshot
 def build_world(out: Path, users: int, content: int, topics: int, seed: int, media_dir: Path,
-                per_window: float = 8.0) -> Path:
+                per_window: float = DEFAULT_PER_WINDOW) -> Path:
     """Generate the world once (reused when ``truth/world.json`` exists)."""
     from ingestion.synth.generate import GenerateOptions, generate
-    from ingestion.synth.world import WorldConfig
 
     if (out / "truth" / "world.json").exists():
         return out
@@ -475,7 +475,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--topics", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--interactions-per-window", type=float, default=DEFAULT_PER_WINDOW,
-                   help="mean interactions per user and window of the world (ikg synth's default: 8)")
+                   help=f"mean interactions per user and window of the world (default {DEFAULT_PER_WINDOW:g}, ikg synth's)")
     p.add_argument("--labelled", type=float, default=0.1, help="share of items that keep HAS_TOPIC")
     p.add_argument("--epochs", type=int, default=BASE["epochs"])
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))

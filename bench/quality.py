@@ -94,6 +94,12 @@ def describe(cfg: TrainConfig, grid: list[dict]) -> str:
     return ", ".join(f"{k}={getattr(cfg, k)}" for k in dict.fromkeys(k for g in grid for k in g))
 
 
+def chosen_note(cfg: TrainConfig, grid: list[dict], row: dict) -> str:
+    """The table's "chosen" cell of a grid-searched row."""
+    return (f"{describe(cfg, grid)} (grid of {len(grid)}; this point {row['seconds']:.0f} s, "
+            f"best epoch {row['epoch']})")
+
+
 def known_pairs(data: TrainData) -> Pairs:
     """Training + validation pairs: every interaction known at test time."""
     return Pairs(*(np.concatenate([getattr(data.train, f), getattr(data.val, f)])
@@ -219,15 +225,13 @@ def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[li
     t0 = time.perf_counter()
     mf.update(mf_refit(data_full, chosen, mf["epoch"]))
     rows.append({**mf, "seconds": secs + time.perf_counter() - t0, "name": "BPR-MF", "gnn": False, "cfg": chosen,
-                 "chosen": f"{describe(chosen, MF_GRID)} (grid of {len(MF_GRID)}; this point "
-                           f"{mf['seconds']:.0f} s, best epoch {mf['epoch']})"})
+                 "chosen": chosen_note(chosen, MF_GRID, mf)})
     loads.append(os.getloadavg()[0])
     for model in args.models.split(","):
         cfg = dataclasses.replace(base, model=model, epochs=args.epochs)
         chosen, row, secs = pick(data_full, cfg, model, GNN_GRID)
         rows.append({**row, "seconds": secs, "name": f"{model} (text+KG)", "gnn": True, "cfg": chosen, "plain": False,
-                     "chosen": f"{describe(chosen, GNN_GRID)} (grid of {len(GNN_GRID)}; this point "
-                               f"{row['seconds']:.0f} s, best epoch {row['epoch']})"})
+                     "chosen": chosen_note(chosen, GNN_GRID, row)})
         if model not in args.ablate.split(","):
             loads.append(os.getloadavg()[0])
             continue
@@ -243,9 +247,7 @@ def split_rows(snap_dir: Path, split: str, args: argparse.Namespace) -> tuple[li
             epochs=args.epochs)
         chosen, row, secs = pick(build_data(snap, cfg, split), cfg, "gcn", GNN_GRID)
         rows.append({**row, "seconds": secs, "name": "gcn (LightGCN recipe)", "gnn": True, "cfg": chosen,
-                     "plain": False,
-                     "chosen": f"{describe(chosen, GNN_GRID)} (grid of {len(GNN_GRID)}; this point "
-                               f"{row['seconds']:.0f} s, best epoch {row['epoch']})"})
+                     "plain": False, "chosen": chosen_note(chosen, GNN_GRID, row)})
         loads.append(os.getloadavg()[0])
     return rows, loads, seed_check(snap, split, rows, args.seeds)
 
