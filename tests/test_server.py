@@ -27,6 +27,15 @@ def test_conf_binds_loopback_with_auth(server_config):
     assert "server.memory.pagecache.size=128m" in conf
 
 
+def test_checkpoints_follow_log_volume(session_graph):
+    """Logs are pruned only at checkpoints: the server must checkpoint by volume, not only every 15 min."""
+    rows = session_graph.read("SHOW SETTINGS YIELD name, value WHERE name STARTS WITH 'db.checkpoint' "
+                              "RETURN name, value")
+    settings = {row["name"]: row["value"] for row in rows}
+    assert settings["db.checkpoint"] == "VOLUME"
+    assert settings["db.checkpoint.interval.volume"] in ("512.00MiB", "536870912")
+
+
 def test_password_file_is_private_and_not_default(server_config, neo4j_settings):
     mode = stat.S_IMODE(server_config.password_file.stat().st_mode)
     assert mode == 0o600
