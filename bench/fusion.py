@@ -30,7 +30,11 @@ ranking), and a ceiling: the share of planted topics the users' interactions sin
 touch at all.
 
     .venv/bin/python bench/fusion.py [--users 20000 --content 5000 --topics 30] [--labelled 0.1]
+        [--interactions-per-window 8] [--media-noise default|low] [--readout-only]
         [--methods early,decision,attention,shared] [--sets text,image,...] [--workdir DIR] [--out FILE]
+
+``--readout-only`` skips the GNNs: the interest, item-topic and drift columns come from
+``gnn.interests.readout``, which does not depend on the GNN, so the whole ablation takes minutes.
 """
 from __future__ import annotations
 
@@ -72,6 +76,7 @@ from gnn.metrics import evaluate_ranking  # noqa: E402
 from gnn.predict import top_k  # noqa: E402
 from gnn import interests  # noqa: E402
 from gnn.train import Trainer, interests_and_recommendations  # noqa: E402
+from ingestion.synth.media import AudioConfig, ImageConfig  # noqa: E402
 from ingestion.synth.world import WorldConfig  # noqa: E402
 
 MODALITY_SETS = {"text": ("emb_text",), "image": ("emb_image",), "audio": ("emb_audio",),
@@ -87,11 +92,18 @@ BASE = dict(model="sage", emb_dim=64, num_layers=2, lr=0.01, epochs=60, patience
             num_threads=1, device="cpu", interest_readout="items", eval_users=5000)
 STEPS_PER_EPOCH = 10
 DEFAULT_PER_WINDOW = WorldConfig.interactions_per_window  # ikg synth's default
+# Media noise of the world (--media-noise). "low": images and audio keep their designed ambiguity (topics
+# 2k/2k+1 share an image prototype, 2k+1/2k+2 an audio one) with less noise on top; text is unchanged.
+MEDIA_NOISE = {
+    "default": {},
+    "low": {"image": ImageConfig(p_show=0.9, hue_jitter=0.02, pixel_noise=0.05, p_distractor=0.15),
+            "audio": AudioConfig(p_show=0.9, pitch_jitter=0.02, noise=0.1, p_distractor=0.15)},
+}
 
 
 # ---------------------------------------------------------------- world and snapshot
 def build_world(out: Path, users: int, content: int, topics: int, seed: int, media_dir: Path,
-                per_window: float = DEFAULT_PER_WINDOW) -> Path:
+                per_window: float = DEFAULT_PER_WINDOW, media_noise: str = "default") -> Path:
     """Generate the world once (reused when ``truth/world.json`` exists)."""
     from ingestion.synth.generate import GenerateOptions, generate
 
@@ -99,7 +111,7 @@ def build_world(out: Path, users: int, content: int, topics: int, seed: int, med
         return out
     t0 = time.perf_counter()
     generate(WorldConfig(n_users=users, n_content=content, n_topics=topics, seed=seed,
-                         interactions_per_window=per_window), out,
+                         interactions_per_window=per_window, **MEDIA_NOISE[media_noise]), out,
              GenerateOptions(media_dir=media_dir, progress=True))
     logger.info("generated %s in %.1f s", out, time.perf_counter() - t0)
     return out
@@ -277,8 +289,9 @@ def readout_row(data: TrainData, cfg: TrainConfig, snap: Snapshot, labelled: np.
                 leaves: np.ndarray) -> dict:
     """Interest, item-topic and drift columns of the ``interest_readout: items`` read-out for ``cfg``."""
     t0 = time.perf_counter()
-    _, q = interests.readout(data, cfg)
-    row = {}
+    theta, q = interests.readout(data, cfg)
+    theta_t = torch.as_tensor(theta[:, leaves].toarray())
+    row = interest_scores(lambda u: theta_t[u], truth, leaves)  # train_row replaces these with the written lists
     plain, q_plain = interests.readout(data, cfg.with_overrides(interest_refine_items=False))
     plain_t = torch.as_tensor(plain[:, leaves].toarray())
     row["interest_p@5_modal"] = interest_scores(lambda u: plain_t[u], truth, leaves)["interest_p@5"]
@@ -301,8 +314,8 @@ def train_row(data: TrainData, cfg: TrainConfig, snap: Snapshot, labelled: np.nd
     (_, t_items, _), _ = interests_and_recommendations(trainer, emb)
     row = {"epochs": len(fit.history), "recall@20": test["recall@20"], "ndcg@20": test["ndcg@20"],
            "interest_p@5_emb": model_interest(emb, truth, leaves)["interest_p@5"],
-           **written_interest(t_items, truth, leaves),
-           **readout_row(data, cfg, snap, labelled, truth, leaves)}
+           **readout_row(data, cfg, snap, labelled, truth, leaves),
+           **written_interest(t_items, truth, leaves)}
     weights = {}
     inputs = trainer.model.inputs
     if CONTENT in inputs.logits:
@@ -316,10 +329,17 @@ _CONTEXT: dict = {}  # the study's loaded snapshot, truth and data, shared with 
 
 
 def _cell(cfg: TrainConfig) -> dict:
-    """One table row for ``cfg`` on the study's snapshot (``_CONTEXT``)."""
+    """One table row for ``cfg`` on the study's snapshot (``_CONTEXT``): a trained GNN, or with
+    ``readout_only`` the interest read-out alone (it does not depend on the GNN)."""
     c = _CONTEXT
     data = c["data"] if cfg.exclude_features == c["base"].exclude_features else build_data(c["snap"], cfg)
-    return train_row(data, cfg, c["snap"], c["labelled"], c["truth"], c["leaves"])
+    if not c["readout_only"]:
+        return train_row(data, cfg, c["snap"], c["labelled"], c["truth"], c["leaves"])
+    t0 = time.perf_counter()
+    row = {"epochs": None, "recall@20": None, "ndcg@20": None, "interest_p@5_emb": None, "weights": {},
+           **readout_row(data, cfg, c["snap"], c["labelled"], c["truth"], c["leaves"])}
+    row["seconds"] = time.perf_counter() - t0
+    return row
 
 
 def popularity_row(data: TrainData) -> dict:
@@ -329,6 +349,13 @@ def popularity_row(data: TrainData) -> dict:
     m = evaluate_ranking(lambda users: pop.expand(len(users), -1), (d.test.user, d.test.content), exclude,
                          d.num_nodes[CONTENT], k=20)
     return {"recall@20": m["recall@20"], "ndcg@20": m["ndcg@20"]}
+
+
+def media_note(wcfg: dict) -> str:
+    """The world's image and audio noise settings, as recorded in its truth/world.json."""
+    return "; ".join(f"{kind}: " + ", ".join(f"{k} {v:g}" for k, v in wcfg[kind].items()
+                                          if k in ("p_show", "pixel_noise", "noise", "p_distractor"))
+                     for kind in ("image", "audio"))
 
 
 def fmt(x: float | None) -> str:
@@ -360,8 +387,10 @@ def run(args: argparse.Namespace) -> str | None:
     name = f"u{args.users}-c{args.content}-t{args.topics}-s{args.seed}"
     if args.interactions_per_window != DEFAULT_PER_WINDOW:  # same items and media, denser behaviour
         name += f"-i{args.interactions_per_window:g}"
+    if args.media_noise != "default":
+        name += f"-m{args.media_noise}"
     world = build_world(work / "worlds" / name, args.users, args.content, args.topics, args.seed, work / "media",
-                        args.interactions_per_window)
+                        args.interactions_per_window, args.media_noise)
     snap_dir, ingest_s = build_snapshot(world, work / "snapshots" / name, work / "cache")
     logger.info("world and snapshot ready in %.0f s (ingest + export %.0f s)", time.perf_counter() - started, ingest_s)
     return None if args.prepare_only else study(world, snap_dir, args, ingest_s)
@@ -386,7 +415,8 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
     cells = {(set_name, method): base.with_overrides(fusion=method, modalities=MODALITY_SETS[set_name])
              for set_name in args.sets for method in args.methods}
     cells[("none", "—")] = base.with_overrides(exclude_features=base.exclude_features + every)
-    _CONTEXT.update(snap=snap, labelled=labelled, truth=truth, leaves=leaves, data=data, base=base)
+    _CONTEXT.update(snap=snap, labelled=labelled, truth=truth, leaves=leaves, data=data, base=base,
+                    readout_only=args.readout_only)
     rows: dict[tuple[str, str], dict] = {}
     if args.workers > 1:  # fork before any torch work, so each worker inherits the loaded snapshot
         ctx = multiprocessing.get_context("fork")
@@ -421,13 +451,18 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
            "## Protocol", "",
            f"- World: `ikg synth --users {users} --content {content} --topics {topics} "
            f"--seed {seed} --interactions-per-window {wcfg['interactions_per_window']:g}` (3 windows, 20 % "
-           f"drifters), ingested with MiniLM text, EfficientNet-Lite0 image "
-           f"and MFCC audio embeddings, exported with `graph.export`.",
+           f"drifters), media noise `{args.media_noise}` ({media_note(wcfg)}), ingested with MiniLM text, "
+           f"EfficientNet-Lite0 image and MFCC audio embeddings, exported with `graph.export`.",
            f"- HAS_TOPIC kept for {labelled.sum():,} of {len(labelled):,} items ({args.labelled:.0%}, random); the "
            f"others are withheld, so what an item is about comes from its modalities and co-interactions.",
-           f"- One GNN per cell: {json.dumps({**BASE, 'epochs': args.epochs, 'batch_size': base.batch_size})}, "
-           f"temporal split; only `fusion` and `modalities` change (they select the GNN's node-input fusion and "
-           f"the item topic head's, gnn/fusion.py).",
+           ("- **No GNN trained** (`--readout-only`): the interest columns do not depend on it. interest p@5 "
+            "is computed on the read-out's scores θ over leaf topics, the scores the INTERESTED_IN lists are cut "
+            "from; the GNN's columns (User·Topic, Recall/NDCG@20, epochs) are left empty. Only `fusion` and "
+            "`modalities` change between cells (they select the item topic head's input fusion, gnn/fusion.py)."
+            if args.readout_only else
+            f"- One GNN per cell: {json.dumps({**BASE, 'epochs': args.epochs, 'batch_size': base.batch_size})}, "
+            f"temporal split; only `fusion` and `modalities` change (they select the GNN's node-input fusion and "
+            f"the item topic head's, gnn/fusion.py)."),
            "- **interest p@5** (the goal's number): the INTERESTED_IN lists `interests_and_recommendations` "
            "returns for write-back with `interest_readout: items` (gnn/interests.py: item topics = HAS_TOPIC where "
            "kept, else the fusion topic head's prediction refined by co-interaction; users' interests by EM "
@@ -448,7 +483,7 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
         return (f"| {label} | {method} | {fmt(r['interest_p@5'])} | {fmt(r['interest_r@5'])} | "
                 f"{fmt(r['interest_p@5_modal'])} | {fmt(r['interest_p@5_emb'])} | {fmt(r['item_acc'])} | "
                 f"{fmt(r['item_acc_modal'])} | {fmt(r['recall@20'])} | {fmt(r['ndcg@20'])} | {fmt(r['drift_p@N'])} | "
-                f"{r['epochs']} | {r['seconds']:.0f} |")
+                f"{r['epochs'] if r['epochs'] is not None else '—'} | {r['seconds']:.0f} |")
     out += [line(set_name, method, r) for (set_name, method), r in rows.items()]
     out.append(line("none (ids + graph)", "—", bare))
     out.append(f"| popularity | — | — | — | — | — | — | — | {fmt(pop['recall@20'])} | {fmt(pop['ndcg@20'])} | — | — "
@@ -460,7 +495,9 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
     out.append(f"| ceiling: planted topics shown by the user's interactions since their switch | — | "
                f"{fmt(oracle['attested'])} | — | — | — | — | — | — | — | — | — | — |")
     out += ["", "## Verdicts (computed)", "", *verdicts(rows, args.methods, "interest_p@5"), "",
-            "Modalities only (no co-interaction refinement; not the written read-out):", "",
+            "Cold content, modalities only (the read-out with `interest_refine_items: false`, what INTERESTED_IN "
+            "holds for items too new to have co-interactions: withheld items are tagged from their modalities "
+            "alone):", "",
             *verdicts(rows, args.methods, "interest_p@5_modal")]
     text = "\n".join(out) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -476,6 +513,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--interactions-per-window", type=float, default=DEFAULT_PER_WINDOW,
                    help=f"mean interactions per user and window of the world (default {DEFAULT_PER_WINDOW:g}, ikg synth's)")
+    p.add_argument("--media-noise", choices=sorted(MEDIA_NOISE), default="default",
+                   help="image/audio noise of the world (low: less noise on top of the designed ambiguity)")
     p.add_argument("--labelled", type=float, default=0.1, help="share of items that keep HAS_TOPIC")
     p.add_argument("--epochs", type=int, default=BASE["epochs"])
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
@@ -483,6 +522,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workdir", type=Path, default=None, help="worlds, media, snapshots, embedding cache")
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--workers", type=int, default=1, help="cells trained in parallel processes (1 thread each)")
+    p.add_argument("--readout-only", action="store_true",
+                   help="no GNN: only the interest, item-topic and drift columns (they do not depend on it)")
     p.add_argument("--prepare-only", action="store_true", help="build the world and snapshot, train nothing")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

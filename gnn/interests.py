@@ -4,8 +4,9 @@ user is interested in, by deconvolving the user's recent interactions (pure comp
 1. **Item topics** ``Q`` [items, topics], rows summing to 1 (0 for an item with no known topic):
    items with HAS_TOPIC edges keep them (uniform over their topics); the others get the prediction of a
    topic head trained on the labelled items: the configured fusion input layer (``gnn/fusion.py``,
-   content modalities only, no ids) followed by a linear classifier, trained with soft cross-entropy
-   (+ the fusion's auxiliary loss). With ``interest_refine_items`` the unlabelled rows are then refined
+   content modalities only, each standardised, no ids) followed by a linear classifier, trained with
+   soft cross-entropy (+ the fusion's auxiliary loss) at the weight decay that predicts a held-out
+   share of the labelled items best. With ``interest_refine_items`` the unlabelled rows are then refined
    by co-interaction (step 3).
 2. **User interests** θ_u by EM on a mixture model of u's interactions: an interaction with item i is
    explained by a topic t ~ θ_u and an item i ~ p(i | t) ∝ pop_i · Q[i, t], or (share
@@ -41,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 HEAD_EPOCHS = 300          # full-batch epochs of the item topic head (early stopping on a held-out share)
 HEAD_PATIENCE = 30
+HEAD_WEIGHT_DECAYS = (1e-4, 1e-3, 1e-2, 1e-1)  # Adam weight decays tried; the best on the held-out share wins
 HEAD_VAL_SHARE = 0.2       # labelled items held out for the head's early stopping …
 HEAD_MIN_VAL_ITEMS = 100   # … when there are at least this many (else all HEAD_EPOCHS on every labelled item)
 EM_CHUNK_FLOATS = 8_388_608  # dense E-step: interactions per chunk = this // topics (bounds its memory)
@@ -71,26 +73,17 @@ class TopicHead(nn.Module):
         return self.out(self.fusion(CONTENT, ids, feats))
 
 
-def head_topics(features: dict[str, tuple[np.ndarray, np.ndarray]], target: np.ndarray, cfg: TrainConfig,
-                seed: int = 0) -> np.ndarray | None:
-    """Topic probabilities [items, topics] of every item from its modalities (``cfg.modalities``, fused by
-    ``cfg.fusion``), trained on the rows of ``target`` that are not all zero; None when there is no modality
-    or fewer than two labelled items."""
-    mods = {p: v for p, v in features.items() if p != STATS and (not cfg.modalities or p in cfg.modalities)}
-    target = sp.csr_matrix(target)
-    labelled = np.flatnonzero(target.getnnz(1) > 0)
-    if not mods or len(labelled) < 2:
-        return None
-    torch.manual_seed(seed)
-    perm = np.random.default_rng(seed).permutation(len(labelled))  # positions into labelled
-    n_val = int(round(HEAD_VAL_SHARE * len(perm))) if len(perm) >= HEAD_MIN_VAL_ITEMS else 0
-    val, train = torch.as_tensor(perm[:n_val]), torch.as_tensor(perm[n_val:])
-    ids = torch.as_tensor(labelled)
-    y = torch.as_tensor(target[labelled].toarray(), dtype=torch.float32)
-    feats = {p: (torch.as_tensor(x), torch.as_tensor(m)) for p, (x, m) in mods.items()}
-    n_items, n_topics = target.shape
-    head = TopicHead(n_items, {p: x.shape[1] for p, (x, _) in mods.items()}, n_topics, cfg)
-    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=1e-4)
+def _standardised(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Columns z-scored over the rows that have the modality (encoders' scales differ by orders of magnitude)."""
+    present = mask.astype(bool) if mask.any() else np.ones(len(x), dtype=bool)
+    mu, sd = x[present].mean(0), x[present].std(0) + 1e-6
+    return ((x - mu) / sd).astype(np.float32)
+
+
+def _fit_head(head: TopicHead, ids: torch.Tensor, y: torch.Tensor, train: torch.Tensor, val: torch.Tensor,
+              feats: dict, lr: float, weight_decay: float) -> float:
+    """Full-batch soft cross-entropy with early stopping on ``val``; leaves the best state; its val loss."""
+    opt = torch.optim.Adam(head.parameters(), lr=lr, weight_decay=weight_decay)
     best, best_state, wait = float("inf"), None, 0
     for _ in range(HEAD_EPOCHS):
         head.train()
@@ -99,7 +92,7 @@ def head_topics(features: dict[str, tuple[np.ndarray, np.ndarray]], target: np.n
             + head.fusion.aux_loss({CONTENT: feats})
         loss.backward()
         opt.step()
-        if n_val:
+        if len(val):
             head.eval()
             with torch.no_grad():
                 v = float(-(y[val] * F.log_softmax(head(ids[val], feats), 1)).sum(1).mean())
@@ -111,9 +104,38 @@ def head_topics(features: dict[str, tuple[np.ndarray, np.ndarray]], target: np.n
                     break
     if best_state is not None:
         head.load_state_dict(best_state)
-    head.eval()
+    return best
+
+
+def head_topics(features: dict[str, tuple[np.ndarray, np.ndarray]], target: np.ndarray, cfg: TrainConfig,
+                seed: int = 0) -> np.ndarray | None:
+    """Topic probabilities [items, topics] of every item from its modalities (``cfg.modalities``, fused by
+    ``cfg.fusion``, each standardised), trained on the rows of ``target`` that are not all zero, with the
+    weight decay of ``HEAD_WEIGHT_DECAYS`` that predicts a held-out share of them best; None when there is no
+    modality or fewer than two labelled items."""
+    mods = {p: v for p, v in features.items() if p != STATS and (not cfg.modalities or p in cfg.modalities)}
+    target = sp.csr_matrix(target)
+    labelled = np.flatnonzero(target.getnnz(1) > 0)
+    if not mods or len(labelled) < 2:
+        return None
+    perm = np.random.default_rng(seed).permutation(len(labelled))  # positions into labelled
+    n_val = int(round(HEAD_VAL_SHARE * len(perm))) if len(perm) >= HEAD_MIN_VAL_ITEMS else 0
+    val, train = torch.as_tensor(perm[:n_val]), torch.as_tensor(perm[n_val:])
+    ids = torch.as_tensor(labelled)
+    y = torch.as_tensor(target[labelled].toarray(), dtype=torch.float32)
+    feats = {p: (torch.as_tensor(_standardised(x, m)), torch.as_tensor(m)) for p, (x, m) in mods.items()}
+    n_items, n_topics = target.shape
+    dims = {p: x.shape[1] for p, (x, _) in mods.items()}
+    best, best_head = float("inf"), None
+    for decay in (HEAD_WEIGHT_DECAYS if n_val else HEAD_WEIGHT_DECAYS[:1]):
+        torch.manual_seed(seed)
+        head = TopicHead(n_items, dims, n_topics, cfg)
+        loss = _fit_head(head, ids, y, train, val, feats, cfg.lr, decay)
+        if best_head is None or loss < best:
+            best, best_head = loss, head
+    best_head.eval()
     with torch.no_grad():
-        return torch.softmax(head(torch.arange(n_items), feats), 1).numpy().astype(np.float32)
+        return torch.softmax(best_head(torch.arange(n_items), feats), 1).numpy().astype(np.float32)
 
 
 # ---------------------------------------------------------------- user interests

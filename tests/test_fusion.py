@@ -190,3 +190,15 @@ def test_fusion_study_runs_end_to_end_on_a_tiny_world(graph, tmp_path):
         assert all(0.0 <= float(c) <= 1.0 for c in cells[2:11]), line
     # the goal's verdict on the written read-out and on the modalities-only read-out, per method
     assert sum("three-modality interest precision@5" in line for line in text.splitlines()) == 4
+
+    # --readout-only: no GNN; the read-out's columns are the trained run's (they do not depend on the GNN)
+    quick = fusion.study(world, snap_dir, fusion.parse_args([*opts.argv[:-2], "--readout-only",
+                                                              "--out", str(tmp_path / "readout.md")]))
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table[2:10]]
+    quick_rows = [[c.strip() for c in line.strip("|").split("|")] for line in quick.splitlines()
+                  if line.startswith("| ")][2:10]
+    assert "No GNN trained" in quick
+    for full, fast in zip(rows, quick_rows):
+        assert fast[:2] == full[:2]
+        assert [fast[i] for i in (4, 6, 7, 10)] == [full[i] for i in (4, 6, 7, 10)], (full, fast)
+        assert fast[5] == fast[8] == fast[9] == fast[11] == "—"  # User·Topic, Recall/NDCG@20, epochs

@@ -85,6 +85,20 @@ def test_topic_head_of_each_fusion_method_beats_its_worst_single_modality(method
     assert fused > worst + 0.05, (method, fused, worst)
 
 
+def test_topic_head_ignores_a_modalitys_scale(world):
+    """Encoders' scales differ by orders of magnitude; the head standardises each modality, so rescaling one
+    (here by 1,000) leaves its predictions unchanged. Without standardising, the same weight decay would
+    act on very different weights and the head would change."""
+    snap, _ = world
+    cfg = TrainConfig(fusion="early", modalities=MODS, emb_dim=16, seed=0, num_threads=1)
+    data = build_data(snap, cfg)
+    src, dst = data.content_topics
+    target = labelled_topics(src, dst, data.num_nodes[CONTENT], data.num_nodes[TOPIC])
+    feats = data.features[CONTENT]
+    scaled = {**feats, MODS[0]: (feats[MODS[0]][0] * 1000.0, feats[MODS[0]][1])}
+    assert head_topics(scaled, target, cfg) == pytest.approx(head_topics(feats, target, cfg), abs=1e-4)
+
+
 def test_train_writes_the_items_read_out_as_interests(world):
     snap, truth = world
     cfg = TrainConfig(interest_readout="items", epochs=2, emb_dim=16, num_threads=1, device="cpu", seed=0)
