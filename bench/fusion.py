@@ -26,11 +26,16 @@ and ``fusion`` change; ``interest_readout: items``) and measured on:
 Baselines in the same run: popularity (recommendations), a model with no modality (ids, node
 statistics and the graph; its read-out has co-interaction only), references that see every true
 HAS_TOPIC edge (the items read-out; gnn.drift's decayed interest over all windows; its drift
-ranking), and a ceiling: the share of planted topics the users' interactions since their switch
-touch at all.
+ranking), the bound of the modalities-only read-out (withheld items tagged with exactly the true topics
+that some modality rendered: no tagger that reads only the content can know more), and a ceiling: the
+share of planted topics the users' interactions since their switch touch at all.
+
+``--ideal-encoders`` replaces the MiniLM/EfficientNet/MFCC embeddings by what each modality rendered
+(``rendered_views``): the same study with perfect encoders, separating encoder loss from the world's
+designed ambiguity.
 
     .venv/bin/python bench/fusion.py [--users 20000 --content 5000 --topics 30] [--labelled 0.1]
-        [--interactions-per-window 8] [--media-noise default|low] [--readout-only]
+        [--interactions-per-window 8] [--media-noise default|low] [--readout-only] [--ideal-encoders]
         [--methods early,decision,attention,shared] [--sets text,image,...] [--workdir DIR] [--out FILE]
 
 ``--readout-only`` skips the GNNs: the interest, item-topic and drift columns come from
@@ -76,7 +81,8 @@ from gnn.metrics import evaluate_ranking  # noqa: E402
 from gnn.predict import top_k  # noqa: E402
 from gnn import interests  # noqa: E402
 from gnn.train import Trainer, interests_and_recommendations  # noqa: E402
-from ingestion.synth.media import AudioConfig, ImageConfig  # noqa: E402
+from ingestion.synth.generate import topic_id  # noqa: E402
+from ingestion.synth.media import AudioConfig, ImageConfig, audio_group, image_group, n_groups  # noqa: E402
 from ingestion.synth.world import WorldConfig  # noqa: E402
 
 MODALITY_SETS = {"text": ("emb_text",), "image": ("emb_image",), "audio": ("emb_audio",),
@@ -156,6 +162,49 @@ def withhold_topics(snap: Snapshot, labelled: float, seed: int) -> tuple[Snapsho
     edges = dict(snap.edges)
     edges[CT] = {k: v[keep] for k, v in ct.items()}
     return dataclasses.replace(snap, edges=edges), keep_item
+
+
+def rendered_views(world: Path, snap: Snapshot) -> dict[str, np.ndarray]:
+    """What the generator rendered in each modality (truth/content_views) as [items, n] multi-hots in
+    ``snap``'s item order: ``emb_text`` over the mentioned leaf topics, ``emb_image`` / ``emb_audio`` over
+    the prototypes of the shown topics (topic pairs share one, so these views stay ambiguous)."""
+    n_topics = json.loads((world / "truth" / "world.json").read_text())["config"]["n_topics"]
+    leaf = {topic_id(t): t for t in range(n_topics)}
+    item = {str(c): i for i, c in enumerate(snap.node_ids[CONTENT])}
+    n, groups = snap.num_nodes(CONTENT), n_groups(n_topics)
+    views = {"emb_text": np.zeros((n, n_topics), np.float32), "emb_image": np.zeros((n, groups), np.float32),
+             "emb_audio": np.zeros((n, groups), np.float32)}
+    col = {"emb_text": lambda t: t, "emb_image": lambda t: image_group(t, n_topics),
+           "emb_audio": lambda t: audio_group(t, n_topics)}
+    v = pq.read_table(world / "truth" / "content_views.parquet").to_pydict()
+    for c, modality, t in zip(v["content"], v["modality"], v["topic"]):
+        prop = f"emb_{modality}"
+        views[prop][item[c], col[prop](leaf[t])] = 1.0
+    return views
+
+
+def ideal_encoders(world: Path, snap: Snapshot) -> Snapshot:
+    """``snap`` with each content modality's embedding replaced by exactly what that modality shows
+    (``rendered_views``): perfect encoders, so what is left is the world's own ambiguity and the head."""
+    views = rendered_views(world, snap)
+    ones = np.ones(snap.num_nodes(CONTENT), dtype=bool)
+    features = {**snap.features, CONTENT: {**snap.features[CONTENT], **views}}
+    masks = {**snap.feature_masks, CONTENT: {**snap.feature_masks[CONTENT], **{p: ones for p in views}}}
+    return dataclasses.replace(snap, features=features, feature_masks=masks)
+
+
+def shown_topics(world: Path, full: Snapshot, labelled: np.ndarray) -> Snapshot:
+    """``full`` whose withheld items keep only the true topics that some modality rendered (none when
+    nothing was): the most that any tagger reading only the content could know."""
+    item = {str(c): i for i, c in enumerate(full.node_ids[CONTENT])}
+    topic = {str(t): i for i, t in enumerate(full.node_ids[TOPIC])}
+    v = pq.read_table(world / "truth" / "content_views.parquet", columns=["content", "topic"]).to_pydict()
+    n_topics = full.num_nodes(TOPIC)
+    rendered = {item[c] * n_topics + topic[t] for c, t in zip(v["content"], v["topic"])}
+    ct = full.edges[CT]
+    pair = ct["src"].astype(np.int64) * n_topics + ct["dst"]
+    keep = labelled[ct["src"]] | np.isin(pair, np.fromiter(rendered, np.int64, len(rendered)))
+    return dataclasses.replace(full, edges={**full.edges, CT: {k: v_[keep] for k, v_ in ct.items()}})
 
 
 # ---------------------------------------------------------------- truth and scoring
@@ -403,6 +452,8 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
     wcfg = json.loads((world / "truth" / "world.json").read_text())["config"]
     users, content, topics, seed = wcfg["n_users"], wcfg["n_content"], wcfg["n_topics"], wcfg["seed"]
     full = Snapshot.load(snap_dir)
+    if args.ideal_encoders:
+        full = ideal_encoders(world, full)
     snap, labelled = withhold_topics(full, args.labelled, args.seed)
     truth = load_truth(world, full)
     leaves = leaf_topics(snap, world)
@@ -434,7 +485,11 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
     pop = popularity_row(data)
     full_data = build_data(full, base)
     full_theta = torch.as_tensor(interests.readout(full_data, base)[0][:, leaves].toarray())
+    bare_cfg = base.with_overrides(exclude_features=base.exclude_features + every, interest_refine_items=False)
+    shown = interests.readout(build_data(shown_topics(world, full, labelled), bare_cfg), bare_cfg)[0]
+    shown_theta = torch.as_tensor(shown[:, leaves].toarray())
     oracle = {"items": interest_scores(lambda u: full_theta[u], truth, leaves),
+              "shown": interest_scores(lambda u: shown_theta[u], truth, leaves),
               "decayed": decayed_interest(full, truth, leaves, base.half_life_s),
               "drift_p@N": drift_precision(full, truth, base.half_life_s),
               "attested": attested_share(world, truth, full)}
@@ -453,6 +508,11 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
            f"--seed {seed} --interactions-per-window {wcfg['interactions_per_window']:g}` (3 windows, 20 % "
            f"drifters), media noise `{args.media_noise}` ({media_note(wcfg)}), ingested with MiniLM text, "
            f"EfficientNet-Lite0 image and MFCC audio embeddings, exported with `graph.export`.",
+           *(["- **Ideal encoders** (`--ideal-encoders`): each item's text, image and audio embeddings are "
+              "replaced by exactly what the generator rendered in that modality (truth/content_views): a "
+              "multi-hot over the mentioned topics (text) or over the shown topics' prototypes (image, audio; "
+              "topic pairs share one). What is left is the world's own ambiguity, the labels and the head."]
+             if args.ideal_encoders else []),
            f"- HAS_TOPIC kept for {labelled.sum():,} of {len(labelled):,} items ({args.labelled:.0%}, random); the "
            f"others are withheld, so what an item is about comes from its modalities and co-interactions.",
            ("- **No GNN trained** (`--readout-only`): the interest columns do not depend on it. interest p@5 "
@@ -490,6 +550,8 @@ def study(world: Path, snap_dir: Path, args: argparse.Namespace, ingest_s: float
                f"| — |")
     out.append(f"| every true HAS_TOPIC, items read-out (reference) | — | {fmt(oracle['items']['interest_p@5'])} | "
                f"{fmt(oracle['items']['interest_r@5'])} | — | — | 1 | 1 | — | — | {fmt(oracle['drift_p@N'])} | — | — |")
+    out.append(f"| true topics that some modality rendered, items read-out (bound for modalities only) | — | — | — | "
+               f"{fmt(oracle['shown']['interest_p@5'])} | — | — | — | — | — | — | — | — |")
     out.append(f"| every true HAS_TOPIC, decayed interest (format.md) | — | {fmt(oracle['decayed']['interest_p@5'])} | "
                f"{fmt(oracle['decayed']['interest_r@5'])} | — | — | 1 | 1 | — | — | — | — | — |")
     out.append(f"| ceiling: planted topics shown by the user's interactions since their switch | — | "
@@ -524,6 +586,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="cells trained in parallel processes (1 thread each)")
     p.add_argument("--readout-only", action="store_true",
                    help="no GNN: only the interest, item-topic and drift columns (they do not depend on it)")
+    p.add_argument("--ideal-encoders", action="store_true",
+                   help="replace the content embeddings by what each modality rendered (perfect encoders)")
     p.add_argument("--prepare-only", action="store_true", help="build the world and snapshot, train nothing")
     args = p.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)

@@ -160,31 +160,41 @@ def test_each_fusion_method_beats_its_worst_single_modality(method, world):
 
 
 # ---------------------------------------------------------------- the study, end to end
-def _bench():
-    path = Path(__file__).resolve().parents[1] / "bench" / "fusion.py"
-    spec = importlib.util.spec_from_file_location("bench_fusion", path)
+def _bench(name: str = "fusion"):
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
 
-def test_fusion_study_runs_end_to_end_on_a_tiny_world(graph, tmp_path):
+@pytest.fixture(scope="module")
+def tiny_world(session_graph, tmp_path_factory):
+    """(bench/fusion.py as a module, a tiny synthetic world, its ingested and exported snapshot)."""
     from ingestion.synth.generate import GenerateOptions, generate
     from ingestion.synth.world import WorldConfig
 
     fusion = _bench()
-    world = tmp_path / "world"
+    root = tmp_path_factory.mktemp("fusion-world")
+    world = root / "world"
     generate(WorldConfig(n_users=60, n_content=30, n_topics=6, seed=3), world, GenerateOptions(progress=False))
-    snap_dir = fusion.ingest_and_export(graph, world, tmp_path / "snapshot", tmp_path / "cache")
+    session_graph.write("MATCH (n) DETACH DELETE n")
+    snap_dir = fusion.ingest_and_export(session_graph, world, root / "snapshot", root / "cache")
+    return fusion, world, snap_dir
+
+
+def test_fusion_study_runs_end_to_end_on_a_tiny_world(tiny_world, tmp_path):
+    fusion, world, snap_dir = tiny_world
     out = tmp_path / "fusion.md"
     opts = fusion.parse_args(["--sets", "text,image,audio,text+image+audio", "--methods", "early,shared",
                               "--epochs", "3", "--labelled", "0.3", "--out", str(out)])
     text = fusion.study(world, snap_dir, opts)
     assert text == out.read_text()
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    # header, rule, 8 cells, no-modality, popularity, two true-topic references, the attested ceiling
-    assert len(table) == 2 + 4 * 2 + 5
+    # header, rule, 8 cells, no-modality, popularity, two true-topic references, the modalities-only bound,
+    # the attested ceiling
+    assert len(table) == 2 + 4 * 2 + 6
     for line in table[2:10]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert all(0.0 <= float(c) <= 1.0 for c in cells[2:11]), line
@@ -202,3 +212,60 @@ def test_fusion_study_runs_end_to_end_on_a_tiny_world(graph, tmp_path):
         assert fast[:2] == full[:2]
         assert [fast[i] for i in (4, 6, 7, 10)] == [full[i] for i in (4, 6, 7, 10)], (full, fast)
         assert fast[5] == fast[8] == fast[9] == fast[11] == "—"  # User·Topic, Recall/NDCG@20, epochs
+
+
+def test_ideal_encoders_and_the_content_bound_read_what_the_generator_rendered(tiny_world, tmp_path):
+    import pyarrow.parquet as pq
+    from graph.snapshot import Snapshot
+    from ingestion.synth.media import audio_group, image_group
+
+    fusion, world, snap_dir = tiny_world
+    full = Snapshot.load(snap_dir)
+    n_topics = 6
+    leaf = {str(t): int(str(t)[1:]) for t in full.node_ids[TOPIC] if str(t).startswith("t")}
+    topic_ids = list(map(str, full.node_ids[TOPIC]))
+    true = [set() for _ in range(full.num_nodes(CONTENT))]
+    for c, t in zip(full.edges[CT]["src"], full.edges[CT]["dst"]):
+        true[int(c)].add(leaf[topic_ids[int(t)]])
+    views = fusion.rendered_views(world, full)
+    item = {str(c): i for i, c in enumerate(full.node_ids[CONTENT])}
+    v = pq.read_table(world / "truth" / "content_views.parquet").to_pydict()
+    for prop, group in (("emb_text", lambda t: t), ("emb_image", lambda t: image_group(t, n_topics)),
+                        ("emb_audio", lambda t: audio_group(t, n_topics))):
+        x = views[prop]
+        assert x.sum() > 0 and set(np.unique(x)) <= {0.0, 1.0}
+        assert x.sum() <= sum(m == prop[4:] for m in v["modality"])  # topics sharing a prototype share a column
+        for i, topics in enumerate(true):  # a modality only ever shows the item's own topics
+            assert set(np.flatnonzero(x[i])) <= {group(t) for t in topics}, (prop, i)
+    assert views["emb_text"].sum() == sum(m == "text" for m in v["modality"])  # one column per leaf topic
+
+    ideal = fusion.ideal_encoders(world, full)
+    assert all(np.array_equal(ideal.features[CONTENT][p], views[p]) for p in views)
+    assert all(ideal.feature_masks[CONTENT][p].all() for p in views)
+
+    _, labelled = fusion.withhold_topics(full, 0.3, 0)
+    bound = fusion.shown_topics(world, full, labelled).edges[CT]
+    kept = set(zip(bound["src"].tolist(), bound["dst"].tolist()))
+    every = set(zip(full.edges[CT]["src"].tolist(), full.edges[CT]["dst"].tolist()))
+    assert kept <= every and {(c, t) for c, t in every if labelled[c]} <= kept
+    shown = {(item[c], leaf[t]) for c, t in zip(v["content"], v["topic"])}
+    assert {(c, t) for c, t in kept if not labelled[c]} == \
+        {(c, t) for c, t in every if not labelled[c] and (c, leaf[topic_ids[t]]) in shown}
+
+    text = fusion.study(world, snap_dir, fusion.parse_args(
+        ["--sets", "text,text+image+audio", "--methods", "early", "--labelled", "0.3", "--readout-only",
+         "--ideal-encoders", "--out", str(tmp_path / "ideal.md")]))
+    assert "**Ideal encoders**" in text
+    bound_row = next(line for line in text.splitlines() if line.startswith("| true topics that some modality"))
+    assert 0.0 < float(bound_row.strip("|").split("|")[4]) <= 1.0
+
+    # the cold-content plot reads these tables back
+    plot = _bench("plot_fusion")
+    table = plot.read_table(tmp_path / "ideal.md")
+    assert set(table["cells"]) == {("text", "early"), ("text+image+audio", "early")}
+    assert table["bound"] == float(bound_row.strip("|").split("|")[4]) and 0 < table["reference"] <= 1
+    plot.plot([("tiny", tmp_path / "ideal.md", tmp_path / "ideal.md")], tmp_path / "cold.png")
+    assert (tmp_path / "cold.png").read_bytes()[:4] == b"\x89PNG"
+    (tmp_path / "empty.md").write_text("# no table\n")
+    with pytest.raises(ValueError, match="empty.md: no fusion results table"):
+        plot.read_table(tmp_path / "empty.md")
