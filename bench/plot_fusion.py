@@ -54,7 +54,7 @@ def plot(panels: list[tuple[str, Path, Path]], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 4.4), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5.6 * len(panels), 5.0), sharey=True, squeeze=False)
     for ax, (title, real_path, ideal_path) in zip(axes[0], panels):
         real, ideal = read_table(real_path), read_table(ideal_path)
         xs = range(len(SETS))
@@ -66,18 +66,19 @@ def plot(panels: list[tuple[str, Path, Path]], out: Path) -> None:
                    width=0.4, color=colour, label=label)
         bound = ideal["bound"] if ideal["bound"] is not None else real["bound"]
         ax.axhline(GOAL, color="black", linestyle="--", linewidth=1, label=f"goal {GOAL}")
-        ax.axhline(real["reference"], color="tab:green", linewidth=1,
-                   label=f"every true topic {real['reference']:.3f}")
+        ax.axhline(real["reference"], color="tab:green", linewidth=1, label="every true topic (reference)")
         if bound is not None:
             ax.axhline(bound, color="tab:red", linestyle=":", linewidth=1.5,
-                       label=f"true topics some modality rendered {bound:.3f}")
+                       label="true topics some modality rendered (bound for any content tagger)")
+        title += f"\nreference {real['reference']:.3f}" + (f", bound {bound:.3f}" if bound is not None else "")
         ax.set_xticks(list(xs), [s.replace("+", "+\n") for s in SETS], fontsize=8)
         ax.set_ylim(0.5, 0.95)
         ax.set_title(title, fontsize=10)
         ax.grid(True, axis="y", alpha=0.3)
     axes[0][0].set_ylabel("cold-content interest precision@5\n(best fusion method per set)")
-    axes[0][-1].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
