@@ -176,8 +176,8 @@ def rendered_views(world: Path, snap: Snapshot) -> dict[str, np.ndarray]:
              "emb_audio": np.zeros((n, groups), np.float32)}
     col = {"emb_text": lambda t: t, "emb_image": lambda t: image_group(t, n_topics),
            "emb_audio": lambda t: audio_group(t, n_topics)}
-    v = pq.read_table(world / "truth" / "content_views.parquet").to_pydict()
-    for c, modality, t in zip(v["content"], v["modality"], v["topic"]):
+    rows = pq.read_table(world / "truth" / "content_views.parquet").to_pydict()
+    for c, modality, t in zip(rows["content"], rows["modality"], rows["topic"]):
         prop = f"emb_{modality}"
         views[prop][item[c], col[prop](leaf[t])] = 1.0
     return views
@@ -198,13 +198,13 @@ def shown_topics(world: Path, full: Snapshot, labelled: np.ndarray) -> Snapshot:
     nothing was): the most that any tagger reading only the content could know."""
     item = {str(c): i for i, c in enumerate(full.node_ids[CONTENT])}
     topic = {str(t): i for i, t in enumerate(full.node_ids[TOPIC])}
-    v = pq.read_table(world / "truth" / "content_views.parquet", columns=["content", "topic"]).to_pydict()
+    rows = pq.read_table(world / "truth" / "content_views.parquet", columns=["content", "topic"]).to_pydict()
     n_topics = full.num_nodes(TOPIC)
-    rendered = {item[c] * n_topics + topic[t] for c, t in zip(v["content"], v["topic"])}
+    rendered = {item[c] * n_topics + topic[t] for c, t in zip(rows["content"], rows["topic"])}
     ct = full.edges[CT]
     pair = ct["src"].astype(np.int64) * n_topics + ct["dst"]
     keep = labelled[ct["src"]] | np.isin(pair, np.fromiter(rendered, np.int64, len(rendered)))
-    return dataclasses.replace(full, edges={**full.edges, CT: {k: v_[keep] for k, v_ in ct.items()}})
+    return dataclasses.replace(full, edges={**full.edges, CT: {k: v[keep] for k, v in ct.items()}})
 
 
 # ---------------------------------------------------------------- truth and scoring
