@@ -35,7 +35,8 @@ share of planted topics the users' interactions since their switch touch at all.
 designed ambiguity.
 
     .venv/bin/python bench/fusion.py [--users 20000 --content 5000 --topics 30] [--labelled 0.1]
-        [--interactions-per-window 8] [--media-noise default|low] [--readout-only] [--ideal-encoders]
+        [--interactions-per-window 8] [--media-noise default|low] [--p-show P] [--readout-only]
+        [--ideal-encoders]
         [--methods early,decision,attention,shared] [--sets text,image,...] [--workdir DIR] [--out FILE]
 
 ``--readout-only`` skips the GNNs: the interest, item-topic and drift columns come from
@@ -109,16 +110,22 @@ MEDIA_NOISE = {
 
 # ---------------------------------------------------------------- world and snapshot
 def build_world(out: Path, users: int, content: int, topics: int, seed: int, media_dir: Path,
-                per_window: float = DEFAULT_PER_WINDOW, media_noise: str = "default") -> Path:
-    """Generate the world once (reused when ``truth/world.json`` exists)."""
+                per_window: float = DEFAULT_PER_WINDOW, media_noise: str = "default",
+                p_show: float | None = None) -> Path:
+    """Generate the world once (reused when ``truth/world.json`` exists); ``p_show`` (if set) is the
+    probability that each modality shows each of an item's topics (text's p_mention, image and audio p_show)."""
     from ingestion.synth.generate import GenerateOptions, generate
 
     if (out / "truth" / "world.json").exists():
         return out
     t0 = time.perf_counter()
-    generate(WorldConfig(n_users=users, n_content=content, n_topics=topics, seed=seed,
-                         interactions_per_window=per_window, **MEDIA_NOISE[media_noise]), out,
-             GenerateOptions(media_dir=media_dir, progress=True))
+    cfg = WorldConfig(n_users=users, n_content=content, n_topics=topics, seed=seed,
+                      interactions_per_window=per_window, **MEDIA_NOISE[media_noise])
+    if p_show is not None:
+        cfg = dataclasses.replace(cfg, text=dataclasses.replace(cfg.text, p_mention=p_show),
+                                  image=dataclasses.replace(cfg.image, p_show=p_show),
+                                  audio=dataclasses.replace(cfg.audio, p_show=p_show))
+    generate(cfg, out, GenerateOptions(media_dir=media_dir, progress=True))
     logger.info("generated %s in %.1f s", out, time.perf_counter() - t0)
     return out
 
@@ -401,8 +408,8 @@ def popularity_row(data: TrainData) -> dict:
 
 
 def media_note(wcfg: dict) -> str:
-    """The world's image and audio noise settings, as recorded in its truth/world.json."""
-    return "; ".join(f"{kind}: " + ", ".join(f"{k} {v:g}" for k, v in wcfg[kind].items()
+    """The world's modality settings (text's p_mention, image and audio noise), from its truth/world.json."""
+    return f"text: p_mention {wcfg['text']['p_mention']:g}; " + "; ".join(f"{kind}: " + ", ".join(f"{k} {v:g}" for k, v in wcfg[kind].items()
                                           if k in ("p_show", "pixel_noise", "noise", "p_distractor"))
                      for kind in ("image", "audio"))
 
@@ -438,8 +445,10 @@ def run(args: argparse.Namespace) -> str | None:
         name += f"-i{args.interactions_per_window:g}"
     if args.media_noise != "default":
         name += f"-m{args.media_noise}"
+    if args.p_show is not None:
+        name += f"-p{args.p_show:g}"
     world = build_world(work / "worlds" / name, args.users, args.content, args.topics, args.seed, work / "media",
-                        args.interactions_per_window, args.media_noise)
+                        args.interactions_per_window, args.media_noise, args.p_show)
     snap_dir, ingest_s = build_snapshot(world, work / "snapshots" / name, work / "cache")
     logger.info("world and snapshot ready in %.0f s (ingest + export %.0f s)", time.perf_counter() - started, ingest_s)
     return None if args.prepare_only else study(world, snap_dir, args, ingest_s)
@@ -577,6 +586,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"mean interactions per user and window of the world (default {DEFAULT_PER_WINDOW:g}, ikg synth's)")
     p.add_argument("--media-noise", choices=sorted(MEDIA_NOISE), default="default",
                    help="image/audio noise of the world (low: less noise on top of the designed ambiguity)")
+    p.add_argument("--p-show", type=float, default=None,
+                   help="probability that each modality shows each of an item's topics (text, image and audio; "
+                        "default: the world's, 0.7, or --media-noise low's 0.9 for image and audio)")
     p.add_argument("--labelled", type=float, default=0.1, help="share of items that keep HAS_TOPIC")
     p.add_argument("--epochs", type=int, default=BASE["epochs"])
     p.add_argument("--methods", type=lambda s: s.split(","), default=list(METHODS))
@@ -595,6 +607,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     bad = [s for s in args.sets if s not in MODALITY_SETS] + [m for m in args.methods if m not in METHODS + ("concat",)]
     if bad:
         p.error(f"unknown modality set or method {bad}; sets: {list(MODALITY_SETS)}, methods: {list(METHODS)}")
+    if args.p_show is not None and not 0 < args.p_show <= 1:
+        p.error(f"--p-show must be in (0, 1], got {args.p_show}")
     if not 0 < args.labelled <= 1:
         p.error(f"--labelled must be in (0, 1], got {args.labelled}")
     return args

@@ -269,3 +269,17 @@ def test_ideal_encoders_and_the_content_bound_read_what_the_generator_rendered(t
     (tmp_path / "empty.md").write_text("# no table\n")
     with pytest.raises(ValueError, match="empty.md: no fusion results table"):
         plot.read_table(tmp_path / "empty.md")
+
+
+def test_fusion_world_coverage_option_sets_every_modality(tmp_path, capsys):
+    import json
+
+    fusion = _bench()
+    world = fusion.build_world(tmp_path / "w", 40, 20, 6, 1, tmp_path / "media", 4.0, "low", p_show=0.95)
+    cfg = json.loads((world / "truth" / "world.json").read_text())["config"]
+    assert (cfg["text"]["p_mention"], cfg["image"]["p_show"], cfg["audio"]["p_show"]) == (0.95, 0.95, 0.95)
+    assert cfg["image"]["pixel_noise"] == fusion.MEDIA_NOISE["low"]["image"].pixel_noise  # noise kept
+    assert fusion.media_note(cfg).startswith("text: p_mention 0.95; image: p_distractor 0.15, p_show 0.95")
+    with pytest.raises(SystemExit):
+        fusion.parse_args(["--p-show", "0"])
+    assert "--p-show must be in (0, 1]" in capsys.readouterr().err
