@@ -206,11 +206,10 @@ def shown_topics(world: Path, full: Snapshot, labelled: np.ndarray) -> Snapshot:
     item = {str(c): i for i, c in enumerate(full.node_ids[CONTENT])}
     topic = {str(t): i for i, t in enumerate(full.node_ids[TOPIC])}
     rows = pq.read_table(world / "truth" / "content_views.parquet", columns=["content", "topic"]).to_pydict()
-    n_topics = full.num_nodes(TOPIC)
-    rendered = {item[c] * n_topics + topic[t] for c, t in zip(rows["content"], rows["topic"])}
+    rendered = np.zeros((full.num_nodes(CONTENT), full.num_nodes(TOPIC)), dtype=bool)
+    rendered[[item[c] for c in rows["content"]], [topic[t] for t in rows["topic"]]] = True
     ct = full.edges[CT]
-    pair = ct["src"].astype(np.int64) * n_topics + ct["dst"]
-    keep = labelled[ct["src"]] | np.isin(pair, np.fromiter(rendered, np.int64, len(rendered)))
+    keep = labelled[ct["src"]] | rendered[ct["src"], ct["dst"]]
     return dataclasses.replace(full, edges={**full.edges, CT: {k: v[keep] for k, v in ct.items()}})
 
 
@@ -409,9 +408,10 @@ def popularity_row(data: TrainData) -> dict:
 
 def media_note(wcfg: dict) -> str:
     """The world's modality settings (text's p_mention, image and audio noise), from its truth/world.json."""
-    return f"text: p_mention {wcfg['text']['p_mention']:g}; " + "; ".join(f"{kind}: " + ", ".join(f"{k} {v:g}" for k, v in wcfg[kind].items()
-                                          if k in ("p_show", "pixel_noise", "noise", "p_distractor"))
-                     for kind in ("image", "audio"))
+    media = [f"{kind}: " + ", ".join(f"{k} {v:g}" for k, v in wcfg[kind].items()
+                                     if k in ("p_show", "pixel_noise", "noise", "p_distractor"))
+             for kind in ("image", "audio")]
+    return "; ".join([f"text: p_mention {wcfg['text']['p_mention']:g}", *media])
 
 
 def fmt(x: float | None) -> str:
